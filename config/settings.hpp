@@ -1,0 +1,41 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace eventstripe::config {
+
+// Every tunable of a node, with its default. Names carry their unit so a reader of a config
+// file never has to guess whether 30 means seconds or milliseconds.
+struct settings {
+  // --- HTTP / WebSocket gateway -------------------------------------------------------------
+  std::string http_host = "127.0.0.1";
+  std::uint16_t http_port = 8080;
+  std::size_t http_threads = 2;
+  std::size_t http_header_size_max_bytes = 16 * 1024;
+  std::size_t http_body_size_max_bytes = 1024 * 1024;
+  std::chrono::milliseconds http_read_timeout_ms{10'000};
+  std::chrono::milliseconds http_idle_timeout_ms{60'000};
+  std::size_t http_connections_max = 10'000;
+  bool http_debug_endpoints = false;
+  std::size_t websocket_message_size_max_bytes = 64 * 1024;
+  std::size_t websocket_send_queue_max = 64;
+
+  // --- PostgreSQL ---------------------------------------------------------------------------
+  std::string database_url = "postgresql://postgres@127.0.0.1:5432/eventstripe";
+  std::string database_password;  // secret; overrides a password in database_url
+  std::size_t database_pool_size = 8;
+  std::size_t database_queue_size_max = 4096;
+  std::chrono::milliseconds database_connect_timeout_ms{5'000};
+  std::chrono::milliseconds readiness_probe_interval_ms{1'000};
+
+  // --- process ------------------------------------------------------------------------------
+  std::string node_id;  // empty: derived from the host name and port at start
+  std::string log_level = "info";
+  std::size_t actor_threads = 2;
+  std::chrono::milliseconds shutdown_deadline_ms{10'000};
+};
+
+}  // namespace eventstripe::config
