@@ -1,5 +1,7 @@
 #include "config/loader.hpp"
 
+#include "config/redact.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -275,7 +277,7 @@ namespace {
 std::string value_text(const settings& values, const key_spec& spec) {
   if (spec.secret) {
     if (spec.target == member{&settings::database_url}) return redact_url(values.database_url);
-    return values.database_password.empty() ? "" : "<redacted>";
+    return values.database_password.empty() ? "" : std::string{redacted_marker};
   }
   return std::visit(
       [&](auto pointer) -> std::string {
@@ -323,27 +325,6 @@ std::string describe(const load_result& result) {
     out << spec.name << " = " << value_text(result.values, spec) << "  # "
         << source_name(result.sources.at(spec.name)) << "\n";
   return out.str();
-}
-
-std::string redact_url(const std::string& url) {
-  std::string text = url;
-  // URL form: scheme://user:password@host/...
-  if (auto scheme = text.find("://"); scheme != std::string::npos) {
-    auto authority_end = text.find_first_of("/?", scheme + 3);
-    auto at = text.rfind('@', authority_end);
-    if (at != std::string::npos && at > scheme) {
-      auto colon = text.find(':', scheme + 3);
-      if (colon != std::string::npos && colon < at) text.replace(colon + 1, at - colon - 1, "<redacted>");
-    }
-  }
-  // conninfo and query-string form: password=secret
-  for (std::size_t at = text.find("password="); at != std::string::npos; at = text.find("password=", at + 1)) {
-    auto value_begin = at + 9;
-    auto value_end = text.find_first_of(" &", value_begin);
-    if (value_end == std::string::npos) value_end = text.size();
-    text.replace(value_begin, value_end - value_begin, "<redacted>");
-  }
-  return text;
 }
 
 }  // namespace eventstripe::config

@@ -35,11 +35,8 @@ environment process_environment();
 // `--help`: every key with its default, unit and meaning.
 std::string help_text();
 
-// Every key and its effective value, one per line; secrets are shown as "<redacted>".
+// Every key and its effective value, one per line; secrets are shown as "***".
 std::string describe(const load_result& result);
-
-// A PostgreSQL URL or conninfo with any password replaced, safe for logs and errors.
-std::string redact_url(const std::string& url);
 
 // Exit codes of the `eventstripe` binary, documented in the README.
 inline constexpr int exit_ok = 0;

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "config/loader.hpp"
+#include "config/redact.hpp"
 
 using eventstripe::config::environment;
 using eventstripe::config::load;
@@ -99,8 +100,8 @@ TEST_CASE("secrets never appear in the printed configuration or help") {
   REQUIRE_FALSE(result.error);
   auto printed = eventstripe::config::describe(result);
   CHECK_THAT(printed, !Catch::Contains("hunter2") && !Catch::Contains("s3cret"));
-  CHECK_THAT(printed, Catch::Contains("postgresql://app:<redacted>@db:5432/eventstripe"));
-  CHECK_THAT(printed, Catch::Contains("database.password = <redacted>  # flag"));
+  CHECK_THAT(printed, Catch::Contains("postgresql://app:***@db:5432/eventstripe"));
+  CHECK_THAT(printed, Catch::Contains("database.password = ***  # flag"));
 }
 
 TEST_CASE("help lists every key with its default and unit") {
@@ -116,12 +117,33 @@ TEST_CASE("help lists every key with its default and unit") {
   CHECK_THAT(help, Catch::Contains("--http.read_timeout_ms (ms, default '10000')"));
 }
 
-TEST_CASE("redact_url removes passwords from URLs and conninfo strings") {
-  using eventstripe::config::redact_url;
-  CHECK(redact_url("postgresql://u:p@h:5/d") == "postgresql://u:<redacted>@h:5/d");
-  CHECK(redact_url("postgresql://u@h:5/d") == "postgresql://u@h:5/d");
-  CHECK(redact_url("postgresql://h:5/d") == "postgresql://h:5/d");
-  CHECK(redact_url("host=h password=secret user=u") == "host=h password=<redacted> user=u");
-  CHECK(redact_url("postgresql://h/d?password=secret&sslmode=off") ==
-        "postgresql://h/d?password=<redacted>&sslmode=off");
+TEST_CASE("redact_url removes every form of password and keeps the rest readable") {
+  struct row {
+    std::string input;
+    std::string expected;
+  };
+  auto const table = GENERATE(values<row>({
+    {"postgresql://postgres:s3cret-Pw@127.0.0.1:5432/eventstripe",
+     "postgresql://postgres:***@127.0.0.1:5432/eventstripe"},
+    {"postgres://user:s3cret%40Pw@db.internal/eventstripe?sslmode=require",
+     "postgres://user:***@db.internal/eventstripe?sslmode=require"},
+    {"postgresql://user:s3c@ret@host/db", "postgresql://user:***@host/db"},
+    {"postgresql://user:s3c/ret@host/db", "postgresql://user:***@host/db"},
+    {"postgresql://host/db?sslmode=require&password=s3cret-Pw&x=1",
+     "postgresql://host/db?sslmode=require&password=***&x=1"},
+    {"postgresql://postgres@127.0.0.1:55432/eventstripe",
+     "postgresql://postgres@127.0.0.1:55432/eventstripe"},
+    {"postgresql://user@host/db?application_name=a@b", "postgresql://user@host/db?application_name=a@b"},
+    {"postgresql://host:5432/db", "postgresql://host:5432/db"},
+    {"host=db port=5432 password=s3cret-Pw dbname=eventstripe",
+     "host=db port=5432 password=*** dbname=eventstripe"},
+    {"password='s3 cr\\'et' host=db", "password=*** host=db"},
+    {"host=db password = s3cret-Pw", "host=db password = ***"},
+    {"  password=s3cret-Pw", "  password=***"},
+    {"host=db dbname=eventstripe", "host=db dbname=eventstripe"},
+    {"", ""},
+  }));
+  CAPTURE(table.input);
+  CHECK(eventstripe::config::redact_url(table.input) == table.expected);
 }
+

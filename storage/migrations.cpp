@@ -1,0 +1,140 @@
+#include "storage/migrations.hpp"
+
+#include "storage/connect.hpp"
+
+#include <pqxx/connection>
+#include <pqxx/except>
+#include <pqxx/nontransaction>
+#include <pqxx/result>
+#include <pqxx/transaction>
+
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace eventstripe::storage {
+namespace {
+
+// Made by the runner rather than by a migration: it must exist before the first one runs.
+constexpr char const* create_history_sql = R"(CREATE TABLE IF NOT EXISTS schema_migrations (
+  version    integer     PRIMARY KEY,
+  name       text        NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+))";
+
+std::string label(migration const& step) {
+  char version[16];
+  std::snprintf(version, sizeof version, "%04d", step.version);
+  return std::string(version) + "_" + std::string(step.name);
+}
+
+std::optional<error> check_order(std::span<migration const> migrations) {
+  int previous_version = 0;
+  for (migration const& step : migrations) {
+    if (step.version <= previous_version)
+      return error{error_code::migration_failed,
+                   "migration " + label(step) + " is out of order: versions must strictly increase from 1"};
+    previous_version = step.version;
+  }
+  return std::nullopt;
+}
+
+// Takes the advisory lock first and only then creates the history table: concurrent
+// CREATE TABLE IF NOT EXISTS can itself fail on a catalog unique index.
+void lock_history(pqxx::connection& connection, std::chrono::milliseconds lock_timeout) {
+  pqxx::nontransaction session(connection);
+  session.exec("SET lock_timeout = " + std::to_string(lock_timeout.count()));
+  session.exec("SELECT pg_advisory_lock(" + std::to_string(migration_lock_key) + ")");
+  session.exec(create_history_sql);
+}
+
+std::map<int, std::string> read_history(pqxx::connection& connection) {
+  pqxx::nontransaction session(connection);
+  std::map<int, std::string> recorded;
+  for (auto const& row : session.exec("SELECT version, name FROM schema_migrations"))
+    recorded.emplace(row[0].as<int>(), row[1].as<std::string>());
+  return recorded;
+}
+
+// A recorded version whose name differs means two branches used the same number: applying
+// "the rest" on top of that would be guesswork, so refuse.
+std::optional<error> check_history(std::span<migration const> migrations,
+                                   std::map<int, std::string> const& recorded) {
+  for (migration const& step : migrations) {
+    auto const found = recorded.find(step.version);
+    if (found != recorded.end() && found->second != step.name)
+      return error{error_code::migration_failed,
+                   "schema_migrations records version " + std::to_string(step.version) + " as '"
+                     + found->second + "' but this binary's migration is " + label(step)};
+  }
+  return std::nullopt;
+}
+
+void apply_one(pqxx::connection& connection, migration const& step) {
+  pqxx::work transaction(connection, "migration");
+  transaction.exec(std::string(step.sql));
+  transaction.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                          step.version, std::string(step.name));
+  transaction.commit();
+}
+
+error migration_error(std::string_view url, std::string const& step, std::exception const& failure) {
+  std::string sqlstate;
+  if (auto const* sql_failure = dynamic_cast<pqxx::sql_error const*>(&failure))
+    sqlstate = sql_failure->sqlstate();
+  std::string reason = failure.what();
+  while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' '))
+    reason.pop_back();
+  return error{error_code::migration_failed,
+               "migrating " + describe_target(url) + " failed while " + step + ": " + reason,
+               sqlstate};
+}
+
+} // namespace
+
+result<migrate_report> apply_migrations(std::string_view url, std::span<migration const> migrations,
+                                        migrate_settings const& settings) {
+  if (auto invalid = check_order(migrations))
+    return *invalid;
+  conninfo_settings connect_settings;
+  connect_settings.connect_timeout = settings.connect_timeout;
+  connect_settings.application_name = "eventstripe-migrate";
+  auto opened = open_connection(url, connect_settings);
+  if (!opened)
+    return opened.error();
+  pqxx::connection& connection = *opened.value();
+  // The advisory lock is released when `opened` closes the connection, on every path.
+  std::string step = "waiting for the migration lock (is another node migrating?)";
+  try {
+    lock_history(connection, settings.lock_timeout);
+    step = "reading schema_migrations";
+    std::map<int, std::string> recorded = read_history(connection);
+    if (auto mismatch = check_history(migrations, recorded))
+      return *mismatch;
+    migrate_report report;
+    for (migration const& pending : migrations) {
+      if (recorded.contains(pending.version))
+        continue;
+      step = "applying " + label(pending);
+      apply_one(connection, pending);
+      recorded.emplace(pending.version, pending.name);
+      ++report.applied_count;
+    }
+    report.schema_version = recorded.empty() ? 0 : recorded.rbegin()->first;
+    return report;
+  } catch (std::exception const& failure) {
+    return migration_error(url, step, failure);
+  }
+}
+
+result<migrate_report> migrate(std::string_view url, migrate_settings const& settings) {
+  return apply_migrations(url, embedded_migrations(), settings);
+}
+
+int expected_schema_version() {
+  auto const migrations = embedded_migrations();
+  return migrations.empty() ? 0 : migrations.back().version;
+}
+
+} // namespace eventstripe::storage
