@@ -57,7 +57,7 @@ const std::vector<key_spec>& key_table() {
        "outgoing messages queued per WebSocket before it is closed as too slow", 1, 65536},
       {"database.url", &settings::database_url, "url", "PostgreSQL URL or conninfo", 0, 0, true},
       {"database.password", &settings::database_password, "secret",
-       "PostgreSQL password, overrides one in database.url", 0, 0, true},
+       "PostgreSQL password, used when database.url carries none", 0, 0, true},
       {"database.pool_size", &settings::database_pool_size, "connections",
        "PostgreSQL connections, each on its own blocking thread", 1, 256},
       {"database.queue_size_max", &settings::database_queue_size_max, "jobs",

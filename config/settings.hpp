@@ -25,7 +25,7 @@ struct settings {
 
   // --- PostgreSQL ---------------------------------------------------------------------------
   std::string database_url = "postgresql://postgres@127.0.0.1:5432/eventstripe";
-  std::string database_password;  // secret; overrides a password in database_url
+  std::string database_password;  // secret; used when database_url carries no password
   std::size_t database_pool_size = 8;
   std::size_t database_queue_size_max = 4096;
   std::chrono::milliseconds database_connect_timeout_ms{5'000};

@@ -8,6 +8,8 @@
 #include "storage/readiness.hpp"
 
 #include <catch2/catch.hpp>
+
+#include "tests/support/fresh_database.hpp"
 #include <pqxx/pqxx>
 
 #include <array>
@@ -34,68 +36,8 @@ namespace {
 
 constexpr auto job_wait_max = 30s;
 
-std::string server_url() {
-  char const* url = std::getenv("ES_TEST_DATABASE_URL");
-  if (url == nullptr || *url == '\0')
-    FAIL("ES_TEST_DATABASE_URL is not set. The `pg` tests need a PostgreSQL server:\n"
-         "  bash storage/local-postgres.sh start /tmp/es-storage-pg 55432\n"
-         "  export ES_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:55432/eventstripe");
-  return url;
-}
-
-std::string conninfo_for(std::string const& database_name) {
-  storage::conninfo_settings settings;
-  settings.database_name = database_name;
-  auto conninfo = storage::make_conninfo(server_url(), settings);
-  if (!conninfo)
-    FAIL(conninfo.error().message);
-  return conninfo.value();
-}
-
-// A database of its own for one test, dropped (with its connections) at the end.
-class fresh_database {
-public:
-  fresh_database() : name_(random_name()) {
-    pqxx::connection server(conninfo_for(""));
-    pqxx::nontransaction session(server);
-    session.exec("CREATE DATABASE " + name_);
-    url_ = conninfo_for(name_);
-  }
-
-  ~fresh_database() {
-    try {
-      pqxx::connection server(conninfo_for(""));
-      pqxx::nontransaction session(server);
-      session.exec("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
-    } catch (std::exception const&) {
-      // A leftover es_test_ database is harmless; failing a test over it is not.
-    }
-  }
-
-  std::string const& url() const { return url_; }
-
-  // A plain connection for setting up and checking, outside the code under test.
-  pqxx::connection connect() const { return pqxx::connection(url_); }
-
-  int query_int(std::string const& sql) const {
-    pqxx::connection connection = connect();
-    pqxx::nontransaction session(connection);
-    auto const rows = session.exec(sql);
-    return rows[0][0].as<int>();
-  }
-
-private:
-  static std::string random_name() {
-    std::random_device source;
-    std::uniform_int_distribution<std::uint64_t> draw;
-    char digits[17];
-    std::snprintf(digits, sizeof digits, "%016llx", static_cast<unsigned long long>(draw(source)));
-    return std::string("es_test_") + digits;
-  }
-
-  std::string name_;
-  std::string url_;
-};
+using eventstripe::test_support::fresh_database;
+using eventstripe::test_support::server_url;
 
 // Submits `work` and waits for its outcome: the value it returned or the pool's error.
 template <typename work_type>

@@ -1,0 +1,19 @@
+#include "io/problem.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace eventstripe::io {
+
+http_response problem(int status, std::string_view slug, std::string_view title, std::string_view detail) {
+  nlohmann::json body = {
+      {"type", std::string{problem_type_base} + std::string{slug}},
+      {"title", title},
+      {"status", status},
+      {"detail", detail},
+  };
+  return {status, "application/problem+json", body.dump(), {}};
+}
+
+http_response json_response(int status, std::string body) { return {status, "application/json", std::move(body), {}}; }
+
+}  // namespace eventstripe::io

@@ -1,0 +1,191 @@
+// The `eventstripe` node: configuration, database, actors, gateway, and the orderly way down.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <unistd.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/node_status.hpp"
+#include "actors/readiness_probe.hpp"
+#include "config/loader.hpp"
+#include "config/log.hpp"
+#include "io/gateway.hpp"
+#include "io/metrics.hpp"
+#include "io/router.hpp"
+#include "io/system_routes.hpp"
+#include "storage/connect.hpp"
+#include "storage/connection_pool.hpp"
+#include "storage/migrations.hpp"
+#include "supervision/supervisor.hpp"
+
+namespace {
+
+using namespace eventstripe;
+using std::chrono::milliseconds;
+
+constexpr const char* version = "0.1.0";
+// How long the root supervisor gets to stop every actor before the node exits anyway.
+constexpr milliseconds supervisor_shutdown_timeout_ms{30'000};
+
+std::chrono::seconds whole_seconds_at_least_one(milliseconds duration) {
+  return std::max(std::chrono::seconds{1}, std::chrono::ceil<std::chrono::seconds>(duration));
+}
+
+std::string default_node_id(const config::settings& values) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "node");
+  return std::string{host} + ":" + std::to_string(values.http_port);
+}
+
+// Start-up failures print one line for a person and one JSON log line for the collector.
+int fail_start(int exit_code, const std::string& message) {
+  log::error(message);
+  std::cerr << "eventstripe: " << message << "\n";
+  return exit_code;
+}
+
+io::gateway_limits limits_from(const config::settings& values) {
+  return {values.http_header_size_max_bytes, values.http_body_size_max_bytes,
+          values.http_read_timeout_ms,       values.http_idle_timeout_ms,
+          values.http_connections_max,       values.websocket_message_size_max_bytes,
+          values.websocket_send_queue_max};
+}
+
+void report_pool_metrics(io::metrics& stats, const storage::connection_pool& pool) {
+  auto snapshot = pool.stats();
+  stats.set_gauge("eventstripe_database_pool_connections", "PostgreSQL connections the pool may hold",
+                  static_cast<double>(snapshot.connection_count));
+  stats.set_gauge("eventstripe_database_pool_connections_open", "PostgreSQL connections currently open",
+                  static_cast<double>(snapshot.connections_open));
+  stats.set_gauge("eventstripe_database_pool_connections_busy", "PostgreSQL connections running a job",
+                  static_cast<double>(snapshot.connections_busy));
+  stats.set_gauge("eventstripe_database_pool_queue_depth", "Database jobs waiting for a connection",
+                  static_cast<double>(snapshot.queue_depth));
+  stats.set_gauge("eventstripe_database_pool_connect_failures", "Failed connection attempts since start",
+                  static_cast<double>(snapshot.connect_failures_total));
+}
+
+// Blocks until SIGINT or SIGTERM; every thread was started with both blocked, so only this
+// call sees them.
+int wait_for_signal(const sigset_t& signals) {
+  int received = 0;
+  sigwait(&signals, &received);
+  return received;
+}
+
+void stop_actors(caf::actor_system& system, const supervision::supervisor_actor& root) {
+  caf::scoped_actor self{system};
+  self->request(root, supervisor_shutdown_timeout_ms, supervision::shutdown_atom::value)
+      .receive([](caf::ok_atom) {},
+               [](caf::error& failure) {
+                 log::warn("root supervisor did not stop in time", {{"error.message", caf::to_string(failure)}});
+               });
+}
+
+int run(const config::settings& values, const sigset_t& signals) {
+  auto started_at = std::chrono::system_clock::now();
+  auto node_id = values.node_id.empty() ? default_node_id(values) : values.node_id;
+  if (!values.database_password.empty()) setenv("PGPASSWORD", values.database_password.c_str(), 1);
+
+  auto connect_timeout = whole_seconds_at_least_one(values.database_connect_timeout_ms);
+  if (auto failure = storage::check_connection(values.database_url, connect_timeout))
+    return fail_start(config::exit_database_unavailable, failure->message);
+  auto migrated = storage::migrate(values.database_url, {connect_timeout, {}});
+  if (!migrated) return fail_start(config::exit_database_unavailable, migrated.error().message);
+  log::info("schema migrated", {{"migrations.applied", migrated.value().applied_count},
+                                {"schema.version", migrated.value().schema_version}});
+
+  storage::connection_pool pool{{values.database_url, values.database_pool_size, values.database_queue_size_max,
+                                 connect_timeout}};
+  auto status = std::make_shared<actors::node_status>();
+
+  caf::actor_system_config actor_config;
+  actor_config.set("scheduler.policy", caf::atom("sharing"));
+  actor_config.set("scheduler.max-threads", values.actor_threads);
+  caf::actor_system system{actor_config};
+
+  auto probe_timeout = values.database_connect_timeout_ms + milliseconds{1000};
+  auto root = supervision::spawn_supervisor(
+      system, {}, {{"readiness_probe", [&pool, status, &values, probe_timeout](caf::actor_system& actors) {
+                      return actors::spawn_readiness_probe(actors, pool, status,
+                                                           values.readiness_probe_interval_ms, probe_timeout);
+                    }}});
+
+  io::metrics stats;
+  stats.add_collect_hook([&pool, &system](io::metrics& m) {
+    report_pool_metrics(m, pool);
+    m.set_gauge("eventstripe_actors_running", "CAF actors running on this node",
+                static_cast<double>(system.registry().running()));
+  });
+  io::router routes;
+  io::add_system_routes(routes, {status, &stats, &system, node_id, version, started_at, values.http_debug_endpoints});
+  io::gateway gateway{values.http_host, values.http_port, values.http_threads, limits_from(values), routes, stats};
+  if (auto failure = gateway.start(); !failure.empty()) {
+    stop_actors(system, root);
+    pool.close();
+    return fail_start(config::exit_failure, failure);
+  }
+  auto base = "http://" + values.http_host + ":" + std::to_string(gateway.port());
+  log::info("node serving", {{"node.id", node_id}, {"url.full", base}, {"service.version", version}});
+  std::cout << "eventstripe " << version << " serving on " << base << "  (health " << base << "/healthz, metrics "
+            << base << "/metrics)" << std::endl;
+
+  int received = wait_for_signal(signals);
+  log::info("shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"},
+                              {"http.requests_in_flight", static_cast<std::uint64_t>(gateway.requests_in_flight())}});
+  status->begin_shutdown();
+  gateway.stop_accepting();
+  if (!gateway.wait_for_drain(values.shutdown_deadline_ms))
+    log::warn("shutdown deadline passed with requests in flight",
+              {{"http.requests_in_flight", static_cast<std::uint64_t>(gateway.requests_in_flight())}});
+  gateway.close_all();
+  gateway.stop();
+  stop_actors(system, root);
+  // Every supervised actor is down now, in order. What is left are short-lived request actors
+  // whose requests outlived shutdown.deadline_ms: they must not hold the process (a pending
+  // timer cannot be cancelled), so the actor system does not wait for them.
+  if (auto leftover = system.registry().running(); leftover > 0)
+    log::warn("abandoning request actors still running", {{"actors.running", static_cast<std::uint64_t>(leftover)}});
+  system.await_actors_before_shutdown(false);
+  pool.close();
+  log::info("stopped", {{"node.id", node_id}});
+  return config::exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block the stop signals before any thread starts, so they are delivered only to sigwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto loaded = config::load(std::vector<std::string>(argv + 1, argv + argc), config::process_environment());
+  if (loaded.help_requested) {
+    std::cout << config::help_text();
+    return config::exit_ok;
+  }
+  if (loaded.error) {
+    std::cerr << "eventstripe: configuration error: " << *loaded.error << "\n";
+    return config::exit_config_error;
+  }
+  if (loaded.print_config_requested) {
+    std::cout << config::describe(loaded);
+    return config::exit_ok;
+  }
+  log::configure(loaded.values.log_level);
+  log::info("starting", {{"service.version", version}, {"configuration", config::describe(loaded)}});
+  try {
+    return run(loaded.values, signals);
+  } catch (const std::exception& failure) {
+    return fail_start(config::exit_failure, std::string{"unexpected failure: "} + failure.what());
+  }
+}
