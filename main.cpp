@@ -21,6 +21,7 @@
 #include "storage/connect.hpp"
 #include "storage/connection_pool.hpp"
 #include "storage/migrations.hpp"
+#include "supervision/supervision_error.hpp"
 #include "supervision/supervisor.hpp"
 
 namespace {
@@ -107,6 +108,7 @@ int run(const config::settings& values, const sigset_t& signals) {
   caf::actor_system_config actor_config;
   actor_config.set("scheduler.policy", caf::atom("sharing"));
   actor_config.set("scheduler.max-threads", values.actor_threads);
+  supervision::add_supervision_error_category(actor_config);
   caf::actor_system system{actor_config};
 
   auto probe_timeout = values.database_connect_timeout_ms + milliseconds{1000};

@@ -57,35 +57,40 @@ void start_probe(probe_actor* self) {
   self->delayed_send(self, state.probe_timeout_ms, probe_timeout_atom::value, generation);
 }
 
+// A free function with arguments rather than a capturing lambda: CAF 0.17.6's function-actor
+// factory dereferences a null pointer (caught by UBSan) when spawn gets no arguments.
+caf::behavior readiness_probe(probe_actor* self, storage::connection_pool* pool, std::shared_ptr<node_status> status,
+                              std::chrono::milliseconds interval_ms, std::chrono::milliseconds probe_timeout_ms) {
+  self->state.pool = pool;
+  self->state.status = std::move(status);
+  self->state.interval_ms = interval_ms;
+  self->state.probe_timeout_ms = probe_timeout_ms;
+  self->send(self, tick_atom::value);
+  return {
+      [self](tick_atom) {
+        start_probe(self);
+        self->delayed_send(self, self->state.interval_ms, tick_atom::value);
+      },
+      [self](probe_result_atom, std::uint64_t generation, bool ready, std::string& reason) {
+        if (generation != self->state.generation) return;
+        self->state.in_flight = false;
+        record(self, ready, std::move(reason));
+      },
+      [self](probe_timeout_atom, std::uint64_t generation) {
+        if (generation != self->state.generation || !self->state.in_flight) return;
+        // Leave in_flight set: the pool job is still running and will report; a second
+        // probe would only queue behind it.
+        record(self, false, "database probe timed out");
+      },
+  };
+}
+
 }  // namespace
 
 caf::actor spawn_readiness_probe(caf::actor_system& system, storage::connection_pool& pool,
                                  std::shared_ptr<node_status> status, std::chrono::milliseconds interval_ms,
                                  std::chrono::milliseconds probe_timeout_ms) {
-  return system.spawn([&pool, status, interval_ms, probe_timeout_ms](probe_actor* self) -> caf::behavior {
-    self->state.pool = &pool;
-    self->state.status = status;
-    self->state.interval_ms = interval_ms;
-    self->state.probe_timeout_ms = probe_timeout_ms;
-    self->send(self, tick_atom::value);
-    return {
-        [self](tick_atom) {
-          start_probe(self);
-          self->delayed_send(self, self->state.interval_ms, tick_atom::value);
-        },
-        [self](probe_result_atom, std::uint64_t generation, bool ready, std::string& reason) {
-          if (generation != self->state.generation) return;
-          self->state.in_flight = false;
-          record(self, ready, std::move(reason));
-        },
-        [self](probe_timeout_atom, std::uint64_t generation) {
-          if (generation != self->state.generation || !self->state.in_flight) return;
-          // Leave in_flight set: the pool job is still running and will report; a second
-          // probe would only queue behind it.
-          record(self, false, "database probe timed out");
-        },
-    };
-  });
+  return system.spawn(readiness_probe, &pool, std::move(status), interval_ms, probe_timeout_ms);
 }
 
 }  // namespace eventstripe::actors

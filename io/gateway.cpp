@@ -442,6 +442,7 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
     }
     bool upgrade = websocket::is_upgrade(message);
     auto match = shared_->routes.find(request_, upgrade);
+    if (upgrade && !match.websocket) match = shared_->routes.find(request_, false);  // plain HTTP route
     route_ = match.pattern.empty() ? "unmatched" : match.pattern;
     if (match.websocket) return upgrade_to_websocket(std::move(message), *match.websocket);
     if (!match.handler) return answer_unrouted(match);
@@ -467,8 +468,15 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
   }
 
   responder make_responder() {
-    // Called from any thread (an actor's reply); the answer is posted onto this strand.
-    return [self = shared_from_this()](http_response response) {
+    // Called from any thread (an actor's reply); the answer is posted onto this strand. A
+    // second answer to one request is a handler bug: it is logged and dropped, since Beast
+    // allows one write at a time.
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    return [self = shared_from_this(), answered, trace = request_.request_id, route = route_](http_response response) {
+      if (answered->exchange(true)) {
+        log::error("handler answered twice", {{"trace.id", trace}, {"http.route", route}});
+        return;
+      }
       net::post(self->strand_, [self, response = std::move(response)]() mutable {
         self->write_response(std::move(response));
       });

@@ -1,6 +1,5 @@
 #include "supervision/supervisor.hpp"
 
-#include <algorithm>
 #include <deque>
 #include <exception>
 #include <memory>
