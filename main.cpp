@@ -9,6 +9,8 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/atom.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/system_messages.hpp>
+#include <caf/after.hpp>
 
 #include "actors/node_status.hpp"
 #include "actors/readiness_probe.hpp"
@@ -81,11 +83,16 @@ int wait_for_signal(const sigset_t& signals) {
 
 void stop_actors(caf::actor_system& system, const supervision::supervisor_actor& root) {
   caf::scoped_actor self{system};
+  self->monitor(root);
   self->request(root, supervisor_shutdown_timeout_ms, supervision::shutdown_atom::value)
       .receive([](caf::ok_atom) {},
                [](caf::error& failure) {
                  log::warn("root supervisor did not stop in time", {{"error.message", caf::to_string(failure)}});
                });
+  // The answer comes just before the supervisor terminates; its down message means it has.
+  self->receive([](caf::down_msg&) {}, caf::after(supervisor_shutdown_timeout_ms) >> [] {
+    log::warn("root supervisor did not terminate in time");
+  });
 }
 
 int run(const config::settings& values, const sigset_t& signals) {
