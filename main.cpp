@@ -13,10 +13,17 @@
 #include <caf/after.hpp>
 
 #include "actors/node_status.hpp"
+#include "actors/protocol.hpp"
+#include "actors/services.hpp"
+#include "cluster/entity_host.hpp"
+#include "cluster/router.hpp"
+#include "storage/inventory.hpp"
 #include "actors/readiness_probe.hpp"
 #include "config/loader.hpp"
 #include "config/log.hpp"
+#include "io/auth.hpp"
 #include "io/gateway.hpp"
+#include "io/organizer_routes.hpp"
 #include "io/metrics.hpp"
 #include "io/router.hpp"
 #include "io/system_routes.hpp"
@@ -81,6 +88,30 @@ int wait_for_signal(const sigset_t& signals) {
   return received;
 }
 
+std::shared_ptr<actors::services> make_services(const config::settings& values, const std::string& node_id,
+                                                storage::job_runner& database,
+                                                const actors::entity_directory& directory,
+                                                caf::actor_system& system) {
+  auto shared = std::make_shared<actors::services>();
+  shared->database = &database;
+  shared->directory = &directory;
+  shared->node_id = node_id;
+  shared->fault_injection = values.fault_injection;
+  auto& limits = shared->limits;
+  limits.hold_ttl_ms = values.hold_ttl_ms;
+  limits.hold_extension_ms = values.hold_extension_ms;
+  limits.batch_size_max = values.quota_batch_size_max;
+  limits.request_timeout_ms = values.entity_request_timeout_ms;
+  limits.buyer_checkouts_max = static_cast<std::int32_t>(values.buyer_checkouts_max);
+  limits.address_checkouts_max = static_cast<std::int32_t>(values.address_checkouts_max);
+  limits.checkout_items_max = static_cast<std::int32_t>(values.checkout_items_max);
+  limits.availability_push_interval_ms = values.availability_push_interval_ms;
+  limits.expiry_warning_ms = values.expiry_warning_ms;
+  limits.entity_idle_timeout_ms = values.entity_idle_timeout_ms;
+  actors::anchor_clock(*shared, system);
+  return shared;
+}
+
 void stop_actors(caf::actor_system& system, const supervision::supervisor_actor& root) {
   caf::scoped_actor self{system};
   self->monitor(root);
@@ -110,20 +141,31 @@ int run(const config::settings& values, const sigset_t& signals) {
 
   storage::connection_pool pool{{values.database_url, values.database_pool_size, values.database_queue_size_max,
                                  connect_timeout}};
+  io::authenticator credentials{pool};
   auto status = std::make_shared<actors::node_status>();
+
+  auto epochs = storage::claim_shards_at_start(values.database_url, node_id,
+                                               static_cast<std::uint32_t>(values.shard_count), connect_timeout);
+  if (!epochs) return fail_start(config::exit_database_unavailable, epochs.error().message);
 
   caf::actor_system_config actor_config;
   actor_config.set("scheduler.policy", caf::atom("sharing"));
   actor_config.set("scheduler.max-threads", values.actor_threads);
   supervision::add_supervision_error_category(actor_config);
+  actors::add_inventory_error_category(actor_config);
   caf::actor_system system{actor_config};
 
+  cluster::router directory{static_cast<std::uint32_t>(values.shard_count)};
+  auto shared = make_services(values, node_id, pool, directory, system);
   auto probe_timeout = values.database_connect_timeout_ms + milliseconds{1000};
   auto root = supervision::spawn_supervisor(
-      system, {}, {{"readiness_probe", [&pool, status, &values, probe_timeout](caf::actor_system& actors) {
-                      return actors::spawn_readiness_probe(actors, pool, status,
-                                                           values.readiness_probe_interval_ms, probe_timeout);
-                    }}});
+      system, {},
+      {{"readiness_probe",
+        [&pool, status, &values, probe_timeout](caf::actor_system& actors) {
+          return actors::spawn_readiness_probe(actors, pool, status, values.readiness_probe_interval_ms, probe_timeout);
+        }},
+       supervision::supervisor_child_spec("regions", {}, cluster::region_children(directory, shared, epochs.value()))});
+  cluster::activate_quotas_with_live_holds(shared);
 
   io::metrics stats;
   stats.add_collect_hook([&pool, &system](io::metrics& m) {
@@ -133,6 +175,7 @@ int run(const config::settings& values, const sigset_t& signals) {
   });
   io::router routes;
   io::add_system_routes(routes, {status, &stats, &system, node_id, version, started_at, values.http_debug_endpoints});
+  io::add_organizer_routes(routes, {&pool, &credentials});
   io::gateway gateway{values.http_host, values.http_port, values.http_threads, limits_from(values), routes, stats};
   if (auto failure = gateway.start(); !failure.empty()) {
     stop_actors(system, root);

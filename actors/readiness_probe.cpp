@@ -19,7 +19,7 @@ using probe_result_atom = caf::atom_constant<caf::atom("proberes")>;
 using probe_timeout_atom = caf::atom_constant<caf::atom("probetime")>;
 
 struct probe_state {
-  storage::connection_pool* pool = nullptr;
+  storage::job_runner* pool = nullptr;
   std::shared_ptr<node_status> status;
   std::chrono::milliseconds interval_ms{1000};
   std::chrono::milliseconds probe_timeout_ms{5000};
@@ -59,7 +59,7 @@ void start_probe(probe_actor* self) {
 
 // A free function with arguments rather than a capturing lambda: CAF 0.17.6's function-actor
 // factory dereferences a null pointer (caught by UBSan) when spawn gets no arguments.
-caf::behavior readiness_probe(probe_actor* self, storage::connection_pool* pool, std::shared_ptr<node_status> status,
+caf::behavior readiness_probe(probe_actor* self, storage::job_runner* pool, std::shared_ptr<node_status> status,
                               std::chrono::milliseconds interval_ms, std::chrono::milliseconds probe_timeout_ms) {
   self->state.pool = pool;
   self->state.status = std::move(status);
@@ -87,7 +87,7 @@ caf::behavior readiness_probe(probe_actor* self, storage::connection_pool* pool,
 
 }  // namespace
 
-caf::actor spawn_readiness_probe(caf::actor_system& system, storage::connection_pool& pool,
+caf::actor spawn_readiness_probe(caf::actor_system& system, storage::job_runner& pool,
                                  std::shared_ptr<node_status> status, std::chrono::milliseconds interval_ms,
                                  std::chrono::milliseconds probe_timeout_ms) {
   return system.spawn(readiness_probe, &pool, std::move(status), interval_ms, probe_timeout_ms);

@@ -6,7 +6,7 @@
 #include <caf/fwd.hpp>
 
 namespace eventstripe::storage {
-class connection_pool;
+class job_runner;
 }
 
 namespace eventstripe::actors {
@@ -18,7 +18,7 @@ class node_status;
 // One probe is in flight at a time; a probe that does not answer within `probe_timeout_ms`
 // counts as not ready, so /readyz turns unready even when the database hangs rather than
 // refuses.
-caf::actor spawn_readiness_probe(caf::actor_system& system, storage::connection_pool& pool,
+caf::actor spawn_readiness_probe(caf::actor_system& system, storage::job_runner& pool,
                                  std::shared_ptr<node_status> status, std::chrono::milliseconds interval_ms,
                                  std::chrono::milliseconds probe_timeout_ms);
 

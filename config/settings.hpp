@@ -31,6 +31,20 @@ struct settings {
   std::chrono::milliseconds database_connect_timeout_ms{5'000};
   std::chrono::milliseconds readiness_probe_interval_ms{1'000};
 
+  // --- inventory (events, ticket types, holds) -----------------------------------------------
+  std::chrono::milliseconds hold_ttl_ms{600'000};
+  std::chrono::milliseconds hold_extension_ms{300'000};
+  std::size_t quota_batch_size_max = 512;
+  std::chrono::milliseconds entity_request_timeout_ms{10'000};
+  std::size_t buyer_checkouts_max = 3;
+  std::size_t address_checkouts_max = 50;
+  std::size_t checkout_items_max = 10;
+  std::chrono::milliseconds availability_push_interval_ms{250};
+  std::chrono::milliseconds expiry_warning_ms{60'000};
+  std::chrono::milliseconds entity_idle_timeout_ms{900'000};
+  std::size_t shard_count = 256;
+  bool fault_injection = false;
+
   // --- process ------------------------------------------------------------------------------
   std::string node_id;  // empty: derived from the host name and port at start
   std::string log_level = "info";

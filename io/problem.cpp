@@ -11,7 +11,8 @@ http_response problem(int status, std::string_view slug, std::string_view title,
       {"status", status},
       {"detail", detail},
   };
-  return {status, "application/problem+json", body.dump(), {}};
+  // The detail may quote the request (a path with invalid UTF-8): replace, never throw.
+  return {status, "application/problem+json", body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), {}};
 }
 
 http_response json_response(int status, std::string body) { return {status, "application/json", std::move(body), {}}; }

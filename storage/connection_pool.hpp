@@ -62,16 +62,26 @@ enum class submit_status { accepted, queue_full, closed };
 // caller knows whether repeating it is safe. A broken connection is replaced on the next job.
 // So `run` should report its outcome as its last step, and that report must not throw: if it
 // did, `on_failure` would be called as well.
-class connection_pool {
+// What actors hold: somewhere to run a database job without blocking. The connection pool is
+// the production one; deterministic actor tests run jobs inline on the test thread against a
+// real database (tests/support), so the actor code under test is the same.
+class job_runner {
+public:
+  virtual ~job_runner() = default;
+  // Never blocks the caller. `queue_full` and `closed` leave the callbacks uncalled.
+  [[nodiscard]] virtual submit_status submit(job_function run, failure_function on_failure) = 0;
+};
+
+class connection_pool final : public job_runner {
 public:
   explicit connection_pool(connection_pool_settings settings);
-  ~connection_pool();
+  ~connection_pool() override;
 
   connection_pool(connection_pool const&) = delete;
   connection_pool& operator=(connection_pool const&) = delete;
 
   // Never blocks. `queue_full` and `closed` leave the callbacks uncalled: the caller answers.
-  [[nodiscard]] submit_status submit(job_function run, failure_function on_failure);
+  [[nodiscard]] submit_status submit(job_function run, failure_function on_failure) override;
 
   // Stops accepting jobs, fails queued ones with error_code::pool_closed, lets running jobs
   // finish (bounded by statement_timeout), and joins the threads. Idempotent. Must not be

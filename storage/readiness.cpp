@@ -29,7 +29,7 @@ readiness check_ready(pqxx::connection& connection, int expected_version) {
   return {true, "ready"};
 }
 
-submit_status submit_ready_check(connection_pool& pool, std::function<void(readiness)> on_done) {
+submit_status submit_ready_check(job_runner& pool, std::function<void(readiness)> on_done) {
   // Shared because both callbacks need it and only one of them will run.
   auto const done = std::make_shared<std::function<void(readiness)>>(std::move(on_done));
   int const expected_version = expected_schema_version();

@@ -22,7 +22,7 @@ readiness check_ready(pqxx::connection& connection, int expected_version);
 // Submits check_ready() with expected_schema_version() to `pool`; `on_done` is called once on
 // a pool thread, with a not-ready answer when the job could not run. A refused submit
 // (queue full, closed) is returned and `on_done` is not called: the caller answers "not ready".
-[[nodiscard]] submit_status submit_ready_check(connection_pool& pool,
+[[nodiscard]] submit_status submit_ready_check(job_runner& pool,
                                                std::function<void(readiness)> on_done);
 
 } // namespace eventstripe::storage

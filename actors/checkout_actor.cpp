@@ -1,0 +1,395 @@
+#include "actors/checkout_actor.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/after.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/send.hpp>
+#include <caf/skip.hpp>
+#include <caf/stateful_actor.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/entity_messaging.hpp"
+#include "actors/money.hpp"
+#include "storage/connection_pool.hpp"
+#include "storage/inventory.hpp"
+
+using checkout_row_pointer = std::shared_ptr<const eventstripe::storage::checkout_row>;
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(checkout_row_pointer)
+
+namespace eventstripe::actors {
+namespace {
+
+using loaded_atom = caf::atom_constant<caf::atom("loaded")>;
+using warning_atom = caf::atom_constant<caf::atom("warning")>;
+
+struct checkout_state {
+  std::shared_ptr<const services> shared;
+  placement where;
+  bool load_started = false;
+  checkout_view view;  // status empty: no such checkout (yet)
+  std::string request_hash;
+  std::vector<push_sink_pointer> subscribers;
+  std::uint64_t warning_generation = 0;
+  static inline const char* name = "checkout";
+};
+
+using checkout_actor = caf::stateful_actor<checkout_state>;
+
+caf::behavior running(checkout_actor* self);
+
+void push(checkout_actor* self, const char* what) {
+  auto& state = self->state;
+  if (state.subscribers.empty()) return;
+  auto body = nlohmann::json::parse(checkout_json(state.view));
+  auto json = nlohmann::json{{"type", what}, {"checkout", body}}.dump();
+  std::erase_if(state.subscribers, [&json](const push_sink_pointer& sink) { return !sink->push(json); });
+}
+
+void arm_warning(checkout_actor* self) {
+  auto& state = self->state;
+  auto warn_at = state.view.expires_at_ms - state.shared->limits.expiry_warning_ms.count();
+  self->delayed_send(self, state.shared->until(self->clock(), warn_at), warning_atom::value,
+                     ++state.warning_generation);
+}
+
+void adopt_row(checkout_state& state, const storage::checkout_row& row) {
+  auto& view = state.view;
+  view.event_id = row.event_id;
+  view.buyer_email = row.buyer_email;
+  view.expires_at_ms = row.expires_at_ms;
+  view.extended = row.extended;
+  state.request_hash = row.request_hash_hex;
+  view.lines.clear();
+  bool all_held = !row.lines.empty() && static_cast<std::int32_t>(row.lines.size()) == row.item_count;
+  bool any_expired = false;
+  for (const auto& line : row.lines) {
+    view.lines.push_back({{line.ticket_type_id, line.name, line.quantity, line.unit_price_minor, line.currency,
+                           line.expires_at_ms},
+                          line.status});
+    all_held = all_held && line.status == "held";
+    any_expired = any_expired || line.status == "expired";
+  }
+  view.status = all_held ? "held" : any_expired ? "expired" : "released";
+}
+
+void start_load(checkout_actor* self) {
+  auto& state = self->state;
+  if (state.load_started) return;
+  state.load_started = true;
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  auto id = state.view.id;
+  auto accepted = state.shared->database->submit(
+      [me, id](pqxx::connection& connection) {
+        auto row = storage::load_checkout(connection, id);
+        caf::anon_send(me, loaded_atom::value,
+                       row ? std::make_shared<const storage::checkout_row>(std::move(*row)) : checkout_row_pointer{},
+                       true);
+      },
+      [me](const storage::error&) { caf::anon_send(me, loaded_atom::value, checkout_row_pointer{}, false); });
+  if (accepted != storage::submit_status::accepted) caf::anon_send(me, loaded_atom::value, checkout_row_pointer{}, false);
+}
+
+void on_loaded(checkout_actor* self, const checkout_row_pointer& row, bool ok) {
+  if (!ok) return self->quit(caf::make_error(inventory_errc::database_unavailable));
+  if (row) {
+    adopt_row(self->state, *row);
+    if (self->state.view.status == "held") arm_warning(self);
+  }
+  self->set_default_handler(caf::print_and_drop);
+  self->become(running(self));
+}
+
+// Other requests for this checkout wait in the mailbox while it talks to the event and quotas,
+// so an Idempotency-Key sent 50 times at once creates one hold and answers 49 replays.
+void block(checkout_actor* self) {
+  self->set_default_handler(caf::skip);
+  self->become(caf::keep_behavior, caf::behavior{[](crash_atom) {}});
+}
+
+void unblock(checkout_actor* self) {
+  self->unbecome();
+  self->set_default_handler(caf::print_and_drop);
+}
+
+// Sends (kind, key, message) through the directory and calls `done` with the answer or error.
+template <class Reply>
+void ask(checkout_actor* self, entity_kind kind, const std::string& key, caf::message message,
+         std::function<void(Reply&)> on_reply, std::function<void(caf::error&)> on_error) {
+  auto region = region_of(*self->state.shared, key);
+  if (!region) {
+    auto failure = caf::make_error(inventory_errc::fenced);
+    return on_error(failure);
+  }
+  self->request(region, self->state.shared->limits.request_timeout_ms, deliver_atom::value, kind, key,
+                std::move(message))
+      .then([on_reply](Reply& reply) { on_reply(reply); }, [on_error](caf::error& failure) { on_error(failure); });
+}
+
+struct creation {
+  checkout_request request;
+  caf::response_promise promise;
+  std::int64_t expires_at_ms = 0;
+  std::vector<std::optional<held_line>> lines;
+  std::vector<bool> may_hold;  // the quota may have committed a hold (success or unknown outcome)
+  std::size_t pending = 0;
+  caf::error failure;
+};
+
+void finish_creation(checkout_actor* self, const std::shared_ptr<creation>& job) {
+  auto& state = self->state;
+  if (!job->failure) {
+    auto& view = state.view;
+    view.event_id = job->request.event_id;
+    view.buyer_email = job->request.buyer_email;
+    view.status = "held";
+    view.expires_at_ms = job->expires_at_ms;
+    view.extended = false;
+    view.lines.clear();
+    for (auto& line : job->lines) view.lines.push_back({*line, "held"});
+    state.request_hash = job->request.request_hash;
+    arm_warning(self);
+    unblock(self);
+    job->promise.deliver(view);
+    return push(self, "held");
+  }
+  // All or nothing: give back whatever a quota may have held, then answer the failure.
+  auto releases = std::make_shared<std::size_t>(0);
+  auto settle = [self, job, releases] {
+    if (--*releases > 0) return;
+    tell_entity(*self->state.shared, entity_kind::event, job->request.event_id,
+                caf::make_message(holds_ended_atom::value, job->request.checkout_id));
+    unblock(self);
+    job->promise.deliver(job->failure);
+  };
+  *releases = 1;
+  for (std::size_t i = 0; i < job->request.items.size(); ++i) {
+    if (!job->may_hold[i]) continue;
+    ++*releases;
+    ask<caf::ok_atom>(self, entity_kind::quota, job->request.items[i].ticket_type_id,
+                      caf::make_message(release_atom::value, job->request.checkout_id),
+                      [settle](caf::ok_atom&) { settle(); }, [settle](caf::error&) { settle(); });
+  }
+  settle();
+}
+
+void reserve_all(checkout_actor* self, const std::shared_ptr<creation>& job) {
+  const auto& request = job->request;
+  job->pending = request.items.size();
+  job->lines.resize(request.items.size());
+  job->may_hold.assign(request.items.size(), false);
+  for (std::size_t i = 0; i < request.items.size(); ++i) {
+    const auto& item = request.items[i];
+    reserve_request reserve{request.checkout_id, request.event_id, request.buyer_email, request.client_address,
+                            static_cast<std::int32_t>(request.items.size()), item.quantity, job->expires_at_ms,
+                            request.request_hash, request.idempotency_key};
+    ask<held_line>(
+        self, entity_kind::quota, item.ticket_type_id, caf::make_message(reserve_atom::value, std::move(reserve)),
+        [self, job, i](held_line& line) {
+          job->lines[i] = std::move(line);
+          job->may_hold[i] = true;
+          if (--job->pending == 0) finish_creation(self, job);
+        },
+        [self, job, i](caf::error& failure) {
+          // A definite refusal held nothing; a timeout or lost answer may have.
+          job->may_hold[i] = !is_inventory_error(failure);
+          if (!job->failure || !is_inventory_error(job->failure)) job->failure = failure;
+          if (--job->pending == 0) finish_creation(self, job);
+        });
+  }
+}
+
+caf::result<checkout_view> create(checkout_actor* self, checkout_request& request) {
+  auto& state = self->state;
+  if (!state.view.status.empty()) {
+    if (request.request_hash != state.request_hash) return caf::make_error(inventory_errc::idempotency_mismatch);
+    auto replay = state.view;
+    replay.replayed = true;
+    return replay;
+  }
+  auto job = std::make_shared<creation>();
+  job->request = std::move(request);
+  job->request.checkout_id = state.view.id;
+  job->promise = self->make_response_promise();
+  job->expires_at_ms = state.shared->now_ms(self->clock()) + state.shared->limits.hold_ttl_ms.count();
+  block(self);
+  ask<checkout_request>(
+      self, entity_kind::event, job->request.event_id, caf::make_message(prepare_atom::value, job->request),
+      [self, job](checkout_request& checked) {
+        job->request = std::move(checked);
+        reserve_all(self, job);
+      },
+      [self, job](caf::error& failure) {
+        unblock(self);
+        job->promise.deliver(std::move(failure));
+      });
+  return job->promise;
+}
+
+// Asks every quota of the checkout to `message` its hold; `done(failure)` once all answered
+// (failure: the first error any of them gave, or none).
+template <class Reply>
+void for_each_quota(checkout_actor* self, const caf::message& message, std::function<void(caf::error)> done) {
+  auto& lines = self->state.view.lines;
+  auto remaining = std::make_shared<std::size_t>(lines.size() + 1);
+  auto first_failure = std::make_shared<caf::error>();
+  auto settle = [remaining, first_failure, done] {
+    if (--*remaining == 0) done(*first_failure);
+  };
+  for (const auto& line : lines) {
+    ask<Reply>(
+        self, entity_kind::quota, line.line.ticket_type_id, message, [settle](Reply&) { settle(); },
+        [settle, first_failure](caf::error& failure) {
+          if (!*first_failure) *first_failure = failure;
+          settle();
+        });
+  }
+  settle();
+}
+
+caf::result<checkout_view> release(checkout_actor* self) {
+  auto& state = self->state;
+  if (state.view.status.empty()) return caf::make_error(inventory_errc::not_found);
+  if (state.view.status != "held") return caf::make_error(inventory_errc::not_held);
+  auto promise = self->make_response_promise();
+  block(self);
+  for_each_quota<caf::ok_atom>(self, caf::make_message(release_atom::value, state.view.id), [self, promise](caf::error) mutable {
+    // A hold that is not held any more (it expired meanwhile) is released all the same.
+    auto& view = self->state.view;
+    for (auto& line : view.lines)
+      if (line.status == "held") line.status = "released";
+    view.status = "released";
+    unblock(self);
+    promise.deliver(view);
+    push(self, "released");
+  });
+  return promise;
+}
+
+caf::result<checkout_view> extend(checkout_actor* self) {
+  auto& state = self->state;
+  if (state.view.status.empty()) return caf::make_error(inventory_errc::not_found);
+  if (state.view.status != "held") return caf::make_error(inventory_errc::not_held);
+  if (state.view.extended) return caf::make_error(inventory_errc::extension_used);
+  auto new_deadline = state.view.expires_at_ms + state.shared->limits.hold_extension_ms.count();
+  auto promise = self->make_response_promise();
+  block(self);
+  for_each_quota<held_line>(self, caf::make_message(extend_atom::value, state.view.id, new_deadline),
+                 [self, promise, new_deadline](caf::error failure) mutable {
+                   unblock(self);
+                   if (failure) return promise.deliver(failure);
+                   auto& view = self->state.view;
+                   view.expires_at_ms = new_deadline;
+                   view.extended = true;
+                   for (auto& line : view.lines) line.line.expires_at_ms = new_deadline;
+                   arm_warning(self);
+                   promise.deliver(view);
+                   push(self, "extended");
+                 });
+  return promise;
+}
+
+void on_hold_ended(checkout_actor* self, const std::string& ticket_type_id, hold_end how) {
+  auto& view = self->state.view;
+  if (view.status != "held") return;
+  bool any_held = false;
+  for (auto& line : view.lines) {
+    if (line.line.ticket_type_id == ticket_type_id && line.status == "held")
+      line.status = how == hold_end::expired ? "expired" : "released";
+    any_held = any_held || line.status == "held";
+  }
+  if (any_held) return;
+  view.status = how == hold_end::expired ? "expired" : "released";
+  push(self, view.status.c_str());
+}
+
+caf::behavior running(checkout_actor* self) {
+  return {
+      [self](create_atom, checkout_request& request) { return create(self, request); },
+      [self](view_atom) -> caf::result<checkout_view> {
+        if (self->state.view.status.empty()) return caf::make_error(inventory_errc::not_found);
+        return self->state.view;
+      },
+      [self](release_atom) { return release(self); },
+      [self](extend_atom) { return extend(self); },
+      [self](holds_ended_atom, const std::string& ticket_type_id, hold_end how) {
+        on_hold_ended(self, ticket_type_id, how);
+      },
+      [self](subscribe_atom, push_sink_pointer& sink) {
+        auto& state = self->state;
+        if (state.view.status.empty()) return;
+        auto json = nlohmann::json{{"type", "state"}, {"checkout", nlohmann::json::parse(checkout_json(state.view))}};
+        if (sink->push(json.dump())) state.subscribers.push_back(std::move(sink));
+      },
+      [self](warning_atom, std::uint64_t generation) {
+        if (generation == self->state.warning_generation && self->state.view.status == "held")
+          push(self, "expiring_soon");
+      },
+      caf::after(self->state.shared->limits.entity_idle_timeout_ms) >>
+          [self] {
+            if (self->state.subscribers.empty()) self->quit();
+          },
+  };
+}
+
+// Before its first answer the actor loads its row — except for a create with a random id
+// (no Idempotency-Key), which cannot exist yet.
+caf::behavior checkout(checkout_actor* self, std::string checkout_id, placement where,
+                       std::shared_ptr<const services> shared) {
+  self->state.view.id = std::move(checkout_id);
+  self->state.where = where;
+  self->state.shared = std::move(shared);
+  self->set_default_handler([self](caf::scheduled_actor*, caf::message_view&) -> caf::result<caf::message> {
+    start_load(self);
+    return caf::skip;
+  });
+  return {
+      [self](create_atom, checkout_request& request) -> caf::result<checkout_view> {
+        if (!request.idempotency_key.empty() || self->state.load_started) {
+          start_load(self);
+          return caf::skip;
+        }
+        self->state.load_started = true;
+        self->set_default_handler(caf::print_and_drop);
+        self->become(running(self));
+        return create(self, request);
+      },
+      [self](loaded_atom, const checkout_row_pointer& row, bool ok) { on_loaded(self, row, ok); },
+  };
+}
+
+}  // namespace
+
+std::string checkout_json(const checkout_view& view) {
+  nlohmann::json lines = nlohmann::json::array();
+  std::int64_t total_minor = 0;
+  std::string currency;
+  for (const auto& entry : view.lines) {
+    const auto& line = entry.line;
+    auto amount = line.unit_price_minor * line.quantity;
+    total_minor += amount;
+    currency = line.currency;
+    lines.push_back({{"ticket_type_id", line.ticket_type_id},
+                     {"name", line.name},
+                     {"quantity", line.quantity},
+                     {"status", entry.status},
+                     {"unit_price", money_json(line.unit_price_minor, line.currency)},
+                     {"amount", money_json(amount, line.currency)}});
+  }
+  return nlohmann::json{{"id", view.id},
+                        {"event_id", view.event_id},
+                        {"status", view.status},
+                        {"buyer_email", view.buyer_email},
+                        {"items", lines},
+                        {"total", money_json(total_minor, currency)},
+                        {"expires_at", iso8601_ms(view.expires_at_ms)},
+                        {"extended", view.extended}}
+      .dump();
+}
+
+caf::actor spawn_checkout(caf::actor_system& system, std::string checkout_id, placement where,
+                          std::shared_ptr<const services> shared) {
+  return system.spawn(checkout, std::move(checkout_id), where, std::move(shared));
+}
+
+}  // namespace eventstripe::actors

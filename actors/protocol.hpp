@@ -1,0 +1,203 @@
+#pragma once
+
+// The messages entity actors exchange, and the errors they answer with. Every struct has an
+// inspect function so it can cross nodes once the cluster spans several (CAF 0.17.6 sends
+// uninspectable types empty).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
+#include <caf/make_message.hpp>
+#include <caf/message.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/meta/type_name.hpp>
+#include <memory>
+
+namespace eventstripe::actors {
+
+// --- atoms (CAF 0.17 atoms: at most 10 characters) --------------------------------------------
+using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
+using reserve_atom = caf::atom_constant<caf::atom("reserve")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
+using extend_atom = caf::atom_constant<caf::atom("extend")>;
+using capacity_atom = caf::atom_constant<caf::atom("capacity")>;
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
+using reload_atom = caf::atom_constant<caf::atom("reload")>;
+using create_atom = caf::atom_constant<caf::atom("create")>;
+using view_atom = caf::atom_constant<caf::atom("view")>;
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using prepare_atom = caf::atom_constant<caf::atom("prepare")>;
+using holds_ended_atom = caf::atom_constant<caf::atom("holdsended")>;
+using availability_atom = caf::atom_constant<caf::atom("avail")>;
+using crash_atom = caf::atom_constant<caf::atom("crash")>;
+using tell_atom = caf::atom_constant<caf::atom("tell")>;
+using activate_atom = caf::atom_constant<caf::atom("activate")>;
+using entities_atom = caf::atom_constant<caf::atom("entities")>;
+using event_update_atom = caf::atom_constant<caf::atom("evupdate")>;
+using event_status_atom = caf::atom_constant<caf::atom("evstatus")>;
+using type_add_atom = caf::atom_constant<caf::atom("typeadd")>;
+using type_update_atom = caf::atom_constant<caf::atom("typeupdate")>;
+
+// What kind of entity a key names; the router activates the matching actor.
+enum class entity_kind : std::uint8_t { event = 1, quota = 2, checkout = 3 };
+
+// Errors entity actors answer with; each maps to one HTTP problem type in io/.
+enum class inventory_errc : std::uint8_t {
+  sold_out = 1,           // not enough seats left for the requested quantity
+  not_found,              // no such event / ticket type / checkout (or not visible to the caller)
+  not_on_sale,            // outside the sale window, event not published, or closed
+  quantity_out_of_range,  // below the ticket type's minimum or above its maximum per order
+  hidden_ticket_type,     // a hidden ticket type without an access code
+  buyer_limit,            // the buyer already holds the maximum number of checkouts
+  not_held,               // the checkout is no longer held (expired, released)
+  extension_used,         // the one extension was already taken
+  capacity_below_taken,   // capacity lowered below sold + held
+  idempotency_mismatch,   // an Idempotency-Key reused with a different request
+  fenced,                 // this node no longer owns the shard: retry (it will be routed anew)
+  database_unavailable,   // the write did not commit: retry
+  invalid_request,        // a message that cannot be acted on (detail in the error's context)
+  slug_taken,             // another event of the workspace has this slug
+  version_conflict,       // the event changed since the version the caller read
+  invalid_transition,     // e.g. publishing a closed event
+  unknown_ticket_type,    // a checkout names a ticket type the event does not have
+};
+
+const char* to_string(inventory_errc code);
+
+// The inventory_errc in `failure`, if it carries one.
+bool is_inventory_error(const caf::error& failure);
+inventory_errc inventory_code(const caf::error& failure);
+
+// Registers the category so CAF renders these errors by name.
+void add_inventory_error_category(caf::actor_system_config& config);
+
+// --- quota -----------------------------------------------------------------------------------
+
+// A request to hold `quantity` seats of one ticket type for a checkout. The checkout's own fields
+// travel with it because the quota's group commit writes the checkout row too (so a single-item
+// checkout costs one transaction).
+struct reserve_request {
+  std::string checkout_id;
+  std::string event_id;
+  std::string buyer_email;
+  std::string client_address;
+  std::int32_t item_count = 1;
+  std::int32_t quantity = 0;
+  std::int64_t expires_at_ms = 0;  // unix milliseconds
+  std::string request_hash;        // hex SHA-256 of the canonical request
+  std::string idempotency_key;     // empty when the client sent none
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reserve_request& x) {
+  return f(caf::meta::type_name("reserve_request"), x.checkout_id, x.event_id, x.buyer_email, x.client_address,
+           x.item_count, x.quantity, x.expires_at_ms, x.request_hash, x.idempotency_key);
+}
+
+// One line of a held checkout, as the quota locked it at hold time.
+struct held_line {
+  std::string ticket_type_id;
+  std::string name;
+  std::int32_t quantity = 0;
+  std::int64_t unit_price_minor = 0;
+  std::string currency;
+  std::int64_t expires_at_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, held_line& x) {
+  return f(caf::meta::type_name("held_line"), x.ticket_type_id, x.name, x.quantity, x.unit_price_minor, x.currency,
+           x.expires_at_ms);
+}
+
+// Why a hold stopped being held.
+enum class hold_end : std::uint8_t { released = 1, expired = 2 };
+
+// A ticket type's counters as last committed.
+struct availability {
+  std::string ticket_type_id;
+  std::int32_t capacity = 0;
+  std::int32_t held = 0;
+  std::int32_t sold = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, availability& x) {
+  return f(caf::meta::type_name("availability"), x.ticket_type_id, x.capacity, x.held, x.sold);
+}
+
+// --- checkout ---------------------------------------------------------------------------------
+
+struct checkout_item {
+  std::string ticket_type_id;
+  std::int32_t quantity = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, checkout_item& x) {
+  return f(caf::meta::type_name("checkout_item"), x.ticket_type_id, x.quantity);
+}
+
+// A buyer's request to hold several ticket types, all or none.
+struct checkout_request {
+  std::string checkout_id;
+  std::string event_id;
+  std::string buyer_email;  // lower-cased
+  std::string client_address;
+  std::vector<checkout_item> items;  // distinct ticket types
+  std::string request_hash;          // hex SHA-256 of the canonical request
+  std::string idempotency_key;       // empty: the id is random and cannot exist yet
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, checkout_request& x) {
+  return f(caf::meta::type_name("checkout_request"), x.checkout_id, x.event_id, x.buyer_email, x.client_address,
+           x.items, x.request_hash, x.idempotency_key);
+}
+
+// One line of a checkout as buyers see it.
+struct checkout_line {
+  held_line line;
+  std::string status;  // held, released, expired, sold
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, checkout_line& x) {
+  return f(caf::meta::type_name("checkout_line"), x.line, x.status);
+}
+
+struct checkout_view {
+  std::string id;
+  std::string event_id;
+  std::string status;  // held, released, expired (pending while being created)
+  std::string buyer_email;
+  std::vector<checkout_line> lines;
+  std::int64_t expires_at_ms = 0;
+  bool extended = false;
+  bool replayed = false;  // answered from an earlier request with the same Idempotency-Key
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, checkout_view& x) {
+  return f(caf::meta::type_name("checkout_view"), x.id, x.event_id, x.status, x.buyer_email, x.lines, x.expires_at_ms,
+           x.extended, x.replayed);
+}
+
+// Where live updates for a WebSocket go. Implemented by io/ over a WebSocket channel; actors
+// only push JSON text. push() returns false once the socket is gone, and the actor forgets it.
+// Local to the node that holds the socket (a pointer cannot cross nodes).
+class push_sink {
+ public:
+  virtual ~push_sink() = default;
+  virtual bool push(std::string json) = 0;
+};
+using push_sink_pointer = std::shared_ptr<push_sink>;
+
+}  // namespace eventstripe::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventstripe::actors::push_sink_pointer)
+
+CAF_ERROR_CODE_ENUM(eventstripe::actors::inventory_errc, "inventory")

@@ -1,0 +1,415 @@
+#include "actors/quota_actor.hpp"
+
+#include <deque>
+#include <set>
+#include <stdexcept>
+#include <unordered_map>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/entity_messaging.hpp"
+#include "actors/protocol.hpp"
+#include "config/log.hpp"
+#include "storage/connection_pool.hpp"
+#include "storage/inventory.hpp"
+
+// The snapshot a load job hands back to its quota: local only, never crosses nodes.
+using snapshot_pointer = std::shared_ptr<const eventstripe::storage::quota_snapshot>;
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(snapshot_pointer)
+
+namespace eventstripe::actors {
+namespace {
+
+using loaded_atom = caf::atom_constant<caf::atom("loaded")>;
+using committed_atom = caf::atom_constant<caf::atom("committed")>;
+using expiry_atom = caf::atom_constant<caf::atom("expiry")>;
+
+
+struct live_hold {
+  std::int32_t quantity = 0;
+  std::int64_t expires_at_ms = 0;
+};
+
+// One request waiting for the next batch.
+struct pending_op {
+  enum class kind { reserve, release, extend, capacity };
+  explicit pending_op(kind what) : type(what) {}
+  kind type;
+  reserve_request reserve;
+  std::string checkout_id;
+  std::int64_t expires_at_ms = 0;
+  std::int32_t capacity = 0;
+  caf::response_promise promise;
+};
+
+struct quota_state {
+  std::shared_ptr<const services> shared;
+  std::string ticket_type_id;
+  placement where;
+  bool loaded = false;
+  bool loading = false;
+  bool stale = false;
+  storage::ticket_type_row type;
+  std::unordered_map<std::string, live_hold> holds;
+  std::set<std::pair<std::int64_t, std::string>> deadlines;  // (expires_at_ms, checkout_id)
+  std::deque<pending_op> queue;
+  // The batch in flight: its requests, and what it will change once it commits.
+  bool in_flight = false;
+  std::uint64_t batch_generation = 0;
+  std::vector<pending_op> batch_ops;
+  storage::quota_batch batch;
+  std::uint64_t timer_generation = 0;
+  std::int64_t armed_deadline_ms = 0;
+  static inline const char* name = "quota";
+};
+
+using quota_actor = caf::stateful_actor<quota_state>;
+
+void maybe_start_batch(quota_actor* self);
+
+availability current_availability(const quota_state& state) {
+  return {state.ticket_type_id, state.type.capacity, state.type.held, state.type.sold};
+}
+
+held_line line_for(const quota_state& state, std::int32_t quantity, std::int64_t expires_at_ms) {
+  return {state.ticket_type_id, state.type.name, quantity, state.type.price_minor, state.type.currency, expires_at_ms};
+}
+
+void start_load(quota_actor* self) {
+  auto& state = self->state;
+  state.loading = true;
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  auto id = state.ticket_type_id;
+  auto accepted = state.shared->database->submit(
+      [me, id](pqxx::connection& connection) {
+        auto snapshot = storage::load_quota(connection, id);
+        caf::anon_send(me, loaded_atom::value,
+                       snapshot ? std::make_shared<const storage::quota_snapshot>(std::move(*snapshot))
+                                : snapshot_pointer{});
+      },
+      [me](const storage::error& failure) {
+        caf::anon_send(me, loaded_atom::value, snapshot_pointer{}, failure.message);
+      });
+  if (accepted != storage::submit_status::accepted)
+    self->delayed_send(self, std::chrono::milliseconds{100}, reload_atom::value);
+}
+
+void fail_queue(quota_actor* self, inventory_errc code) {
+  for (auto& op : self->state.queue) op.promise.deliver(caf::make_error(code));
+  self->state.queue.clear();
+}
+
+void arm_expiry_timer(quota_actor* self) {
+  auto& state = self->state;
+  if (state.deadlines.empty()) return;
+  auto earliest = state.deadlines.begin()->first;
+  if (earliest == state.armed_deadline_ms) return;
+  state.armed_deadline_ms = earliest;
+  // delayed_send cannot be cancelled: a generation tells the live timer from stale ones.
+  self->delayed_send(self, state.shared->until(self->clock(), earliest), expiry_atom::value,
+                     ++state.timer_generation);
+}
+
+void on_loaded(quota_actor* self, const snapshot_pointer& snapshot) {
+  auto& state = self->state;
+  state.loading = false;
+  if (!snapshot) {
+    // No such ticket type: answer everyone and stop; the region forgets us.
+    fail_queue(self, inventory_errc::not_found);
+    self->quit();
+    return;
+  }
+  state.type = snapshot->ticket_type;
+  state.holds.clear();
+  state.deadlines.clear();
+  for (const auto& hold : snapshot->holds) {
+    state.holds[hold.checkout_id] = {hold.quantity, hold.expires_at_ms};
+    state.deadlines.emplace(hold.expires_at_ms, hold.checkout_id);
+  }
+  state.loaded = true;
+  state.stale = false;
+  state.armed_deadline_ms = 0;
+  arm_expiry_timer(self);
+  maybe_start_batch(self);
+}
+
+// What deciding one request did to the batch being assembled.
+enum class decision { batched, answered, deferred };
+
+struct batch_plan {
+  std::int32_t held_delta = 0;
+  std::set<std::string> touched;  // checkouts already in this batch: later requests wait
+};
+
+decision decide_reserve(quota_actor* self, pending_op& op, batch_plan& plan) {
+  auto& state = self->state;
+  const auto& request = op.reserve;
+  if (plan.touched.count(request.checkout_id)) return decision::deferred;
+  if (auto existing = state.holds.find(request.checkout_id); existing != state.holds.end()) {
+    // A repeat of a request that already committed (a retry after a lost answer).
+    op.promise.deliver(line_for(state, existing->second.quantity, existing->second.expires_at_ms));
+    return decision::answered;
+  }
+  const auto& type = state.type;
+  auto now = state.shared->now_ms(self->clock());
+  auto fail = [&op](inventory_errc code) {
+    op.promise.deliver(caf::make_error(code));
+    return decision::answered;
+  };
+  if (type.hidden) return fail(inventory_errc::hidden_ticket_type);
+  if ((type.sale_starts_at_ms && now < *type.sale_starts_at_ms) || (type.sale_ends_at_ms && now >= *type.sale_ends_at_ms))
+    return fail(inventory_errc::not_on_sale);
+  if (request.quantity < type.min_per_order || request.quantity > type.max_per_order)
+    return fail(inventory_errc::quantity_out_of_range);
+  if (type.sold + type.held + plan.held_delta + request.quantity > type.capacity) return fail(inventory_errc::sold_out);
+  plan.held_delta += request.quantity;
+  plan.touched.insert(request.checkout_id);
+  state.batch.holds.push_back({request.checkout_id, request.event_id, request.buyer_email, request.client_address,
+                               request.item_count, request.request_hash, request.idempotency_key, request.quantity,
+                               type.price_minor, request.expires_at_ms});
+  return decision::batched;
+}
+
+decision decide_change(quota_actor* self, pending_op& op, batch_plan& plan) {
+  auto& state = self->state;
+  if (op.type == pending_op::kind::capacity) {
+    if (op.capacity < state.type.sold + state.type.held + plan.held_delta) {
+      op.promise.deliver(caf::make_error(inventory_errc::capacity_below_taken));
+      return decision::answered;
+    }
+    state.batch.new_capacity = op.capacity;
+    return decision::batched;
+  }
+  if (plan.touched.count(op.checkout_id)) return decision::deferred;
+  auto hold = state.holds.find(op.checkout_id);
+  if (hold == state.holds.end()) {
+    op.promise.deliver(caf::make_error(inventory_errc::not_held));
+    return decision::answered;
+  }
+  plan.touched.insert(op.checkout_id);
+  if (op.type == pending_op::kind::release) {
+    plan.held_delta -= hold->second.quantity;
+    state.batch.releases.push_back(op.checkout_id);
+  } else {
+    state.batch.extensions.push_back({op.checkout_id, op.expires_at_ms});
+  }
+  return decision::batched;
+}
+
+void collect_expiries(quota_actor* self, batch_plan& plan) {
+  auto& state = self->state;
+  auto now = state.shared->now_ms(self->clock());
+  state.batch.expiry_now_ms = now;
+  for (const auto& [deadline, checkout_id] : state.deadlines) {
+    if (deadline > now || state.batch.expiries.size() >= state.shared->limits.batch_size_max) break;
+    state.batch.expiries.push_back(checkout_id);
+    plan.held_delta -= state.holds[checkout_id].quantity;
+    plan.touched.insert(checkout_id);
+  }
+}
+
+bool batch_empty(const storage::quota_batch& batch) {
+  return batch.holds.empty() && batch.releases.empty() && batch.expiries.empty() && batch.extensions.empty() &&
+         !batch.new_capacity;
+}
+
+void submit_batch(quota_actor* self) {
+  auto& state = self->state;
+  state.in_flight = true;
+  auto generation = ++state.batch_generation;
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  auto batch = std::make_shared<const storage::quota_batch>(state.batch);
+  auto accepted = state.shared->database->submit(
+      [me, generation, batch](pqxx::connection& connection) {
+        auto outcome = storage::commit_quota_batch(connection, *batch);
+        caf::anon_send(me, committed_atom::value, generation, static_cast<std::int32_t>(outcome), std::string{});
+      },
+      [me, generation](const storage::error& failure) {
+        caf::anon_send(me, committed_atom::value, generation, std::int32_t{-1}, failure.message);
+      });
+  if (accepted != storage::submit_status::accepted) {
+    // The database queue is full: nothing was written, the requests can be retried.
+    caf::anon_send(me, committed_atom::value, generation, std::int32_t{-1}, std::string{"database queue full"});
+  }
+}
+
+void maybe_start_batch(quota_actor* self) {
+  auto& state = self->state;
+  if (state.in_flight || state.loading) return;
+  if (!state.loaded || state.stale) return start_load(self);
+  state.batch = storage::quota_batch{};
+  state.batch.ticket_type_id = state.ticket_type_id;
+  state.batch.currency = state.type.currency;
+  state.batch.shard = state.where.shard;
+  state.batch.epoch = state.where.epoch;
+  state.batch.node_id = state.shared->node_id;
+  state.batch_ops.clear();
+  batch_plan plan;
+  collect_expiries(self, plan);
+  while (!state.queue.empty() && state.batch_ops.size() < state.shared->limits.batch_size_max) {
+    auto& op = state.queue.front();
+    auto outcome = op.type == pending_op::kind::reserve ? decide_reserve(self, op, plan) : decide_change(self, op, plan);
+    if (outcome == decision::deferred) break;
+    if (outcome == decision::batched) state.batch_ops.push_back(std::move(op));
+    state.queue.pop_front();
+  }
+  if (batch_empty(state.batch)) return;
+  submit_batch(self);
+}
+
+void apply_committed_batch(quota_actor* self) {
+  auto& state = self->state;
+  auto& batch = state.batch;
+  auto end_hold = [&](const std::string& checkout_id, hold_end how) {
+    auto hold = state.holds.find(checkout_id);
+    if (hold == state.holds.end()) return;
+    state.type.held -= hold->second.quantity;
+    state.deadlines.erase({hold->second.expires_at_ms, checkout_id});
+    state.holds.erase(hold);
+    tell_entity(*state.shared, entity_kind::checkout, checkout_id,
+                caf::make_message(holds_ended_atom::value, state.ticket_type_id, how));
+    tell_entity(*state.shared, entity_kind::event, state.type.event_id,
+                caf::make_message(holds_ended_atom::value, checkout_id));
+  };
+  for (const auto& hold : batch.holds) {
+    state.holds[hold.checkout_id] = {hold.quantity, hold.expires_at_ms};
+    state.deadlines.emplace(hold.expires_at_ms, hold.checkout_id);
+    state.type.held += hold.quantity;
+  }
+  for (const auto& checkout_id : batch.releases) end_hold(checkout_id, hold_end::released);
+  for (const auto& checkout_id : batch.expiries) end_hold(checkout_id, hold_end::expired);
+  for (const auto& extension : batch.extensions) {
+    auto& hold = state.holds[extension.checkout_id];
+    state.deadlines.erase({hold.expires_at_ms, extension.checkout_id});
+    hold.expires_at_ms = extension.expires_at_ms;
+    state.deadlines.emplace(hold.expires_at_ms, extension.checkout_id);
+  }
+  if (batch.new_capacity) state.type.capacity = *batch.new_capacity;
+}
+
+void answer_committed_batch(quota_actor* self) {
+  auto& state = self->state;
+  for (auto& op : state.batch_ops) {
+    switch (op.type) {
+      case pending_op::kind::reserve:
+        op.promise.deliver(line_for(state, op.reserve.quantity, op.reserve.expires_at_ms));
+        break;
+      case pending_op::kind::release:
+        op.promise.deliver(caf::ok_atom::value);
+        break;
+      case pending_op::kind::extend:
+        op.promise.deliver(line_for(state, state.holds[op.checkout_id].quantity, op.expires_at_ms));
+        break;
+      case pending_op::kind::capacity:
+        op.promise.deliver(current_availability(state));
+        break;
+    }
+  }
+  state.batch_ops.clear();
+}
+
+void on_committed(quota_actor* self, std::uint64_t generation, std::int32_t outcome, const std::string& failure) {
+  auto& state = self->state;
+  if (generation != state.batch_generation || !state.in_flight) return;
+  state.in_flight = false;
+  if (outcome == static_cast<std::int32_t>(storage::batch_outcome::committed)) {
+    apply_committed_batch(self);
+    answer_committed_batch(self);
+    tell_entity(*state.shared, entity_kind::event, state.type.event_id,
+                caf::make_message(availability_atom::value, current_availability(state)));
+    arm_expiry_timer(self);
+    return maybe_start_batch(self);
+  }
+  auto code = outcome == static_cast<std::int32_t>(storage::batch_outcome::fenced) ? inventory_errc::fenced
+                                                                                   : inventory_errc::database_unavailable;
+  for (auto& op : state.batch_ops) op.promise.deliver(caf::make_error(code));
+  state.batch_ops.clear();
+  if (code == inventory_errc::fenced) {
+    // Another node owns the shard now: this activation must not write again.
+    fail_queue(self, inventory_errc::fenced);
+    return self->quit();
+  }
+  log::warn("quota batch did not commit", {{"ticket_type.id", state.ticket_type_id}, {"error.message", failure}});
+  // The commit may or may not have happened (or the picture was stale): reload before deciding again.
+  state.stale = true;
+  maybe_start_batch(self);
+}
+
+caf::behavior quota(quota_actor* self, std::string ticket_type_id, placement where,
+                    std::shared_ptr<const services> shared) {
+  self->state.ticket_type_id = std::move(ticket_type_id);
+  self->state.where = where;
+  self->state.shared = std::move(shared);
+  start_load(self);
+  auto enqueue = [self](pending_op op) {
+    auto promise = self->make_response_promise();
+    op.promise = promise;
+    self->state.queue.push_back(std::move(op));
+    maybe_start_batch(self);
+    return promise;
+  };
+  return {
+      [enqueue](reserve_atom, reserve_request& request) {
+        pending_op op{pending_op::kind::reserve};
+        op.reserve = std::move(request);
+        return enqueue(std::move(op));
+      },
+      [enqueue](release_atom, std::string& checkout_id) {
+        pending_op op{pending_op::kind::release};
+        op.checkout_id = std::move(checkout_id);
+        return enqueue(std::move(op));
+      },
+      [enqueue](extend_atom, std::string& checkout_id, std::int64_t expires_at_ms) {
+        pending_op op{pending_op::kind::extend};
+        op.checkout_id = std::move(checkout_id);
+        op.expires_at_ms = expires_at_ms;
+        return enqueue(std::move(op));
+      },
+      [enqueue](capacity_atom, std::int32_t capacity) {
+        pending_op op{pending_op::kind::capacity};
+        op.capacity = capacity;
+        return enqueue(std::move(op));
+      },
+      [self](snapshot_atom) -> caf::result<availability> {
+        if (!self->state.loaded) return caf::make_error(inventory_errc::database_unavailable);
+        return current_availability(self->state);
+      },
+      [self](reload_atom) {
+        self->state.stale = true;
+        maybe_start_batch(self);
+        return caf::ok_atom::value;
+      },
+      [self](loaded_atom, const snapshot_pointer& snapshot) { on_loaded(self, snapshot); },
+      [self](loaded_atom, const snapshot_pointer&, const std::string& failure) {
+        log::warn("quota could not load", {{"ticket_type.id", self->state.ticket_type_id}, {"error.message", failure}});
+        self->state.loading = false;
+        fail_queue(self, inventory_errc::database_unavailable);
+        self->delayed_send(self, std::chrono::milliseconds{500}, reload_atom::value);
+      },
+      [self](committed_atom, std::uint64_t generation, std::int32_t outcome, const std::string& failure) {
+        on_committed(self, generation, outcome, failure);
+      },
+      [self](expiry_atom, std::uint64_t generation) {
+        if (generation != self->state.timer_generation) return;
+        self->state.armed_deadline_ms = 0;
+        maybe_start_batch(self);
+        if (!self->state.in_flight) arm_expiry_timer(self);
+      },
+      [self](crash_atom) {
+        if (self->state.shared->fault_injection) throw std::runtime_error("injected quota fault");
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_quota(caf::actor_system& system, std::string ticket_type_id, placement where,
+                       std::shared_ptr<const services> shared) {
+  return system.spawn(quota, std::move(ticket_type_id), where, std::move(shared));
+}
+
+}  // namespace eventstripe::actors

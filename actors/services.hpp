@@ -1,0 +1,76 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <caf/actor.hpp>
+#include <caf/actor_clock.hpp>
+#include <caf/fwd.hpp>
+
+namespace eventstripe::storage {
+class job_runner;
+}
+
+namespace eventstripe::actors {
+
+// Finds where an entity lives. Implemented by cluster/ (a region actor per owned shard, and
+// later remote regions on other nodes); entity actors only ever address each other through it,
+// so the same code runs on one node and on many.
+class entity_directory {
+ public:
+  virtual ~entity_directory() = default;
+  // The actor that accepts `(deliver_atom, entity_kind, key, caf::message)` for `key`; invalid
+  // when no node serves the key's shard right now.
+  virtual caf::actor region_for(std::string_view key) const = 0;
+};
+
+// Where an entity's writes are fenced: its shard and the epoch this node owns it under.
+struct placement {
+  std::int32_t shard = 0;
+  std::int64_t epoch = 0;
+};
+
+// The inventory's limits, each named with its unit.
+struct inventory_limits {
+  std::chrono::milliseconds hold_ttl_ms{600'000};
+  std::chrono::milliseconds hold_extension_ms{300'000};
+  std::size_t batch_size_max = 512;
+  std::chrono::milliseconds request_timeout_ms{10'000};
+  std::int32_t buyer_checkouts_max = 3;      // live checkouts per buyer email and event
+  std::int32_t address_checkouts_max = 50;   // per client address and event (NATs share one)
+  std::int32_t checkout_items_max = 10;
+  std::chrono::milliseconds availability_push_interval_ms{250};
+  std::chrono::milliseconds expiry_warning_ms{60'000};
+  std::chrono::milliseconds entity_idle_timeout_ms{900'000};
+};
+
+// What every entity actor gets: the database, the directory, the limits, and wall time.
+struct services {
+  storage::job_runner* database = nullptr;
+  const entity_directory* directory = nullptr;
+  inventory_limits limits;
+  std::string node_id;
+  // Lets (crash_atom) make an entity fail, for crash-recovery tests; off in production.
+  bool fault_injection = false;
+  // Wall time is read through the actor clock (anchored once), so the simulated clock of the
+  // deterministic tests moves deadlines exactly as real time does in production.
+  std::int64_t wall_anchor_ms = 0;
+  caf::actor_clock::time_point clock_anchor{};
+
+  std::int64_t now_ms(const caf::actor_clock& clock) const {
+    return wall_anchor_ms +
+           std::chrono::duration_cast<std::chrono::milliseconds>(clock.now() - clock_anchor).count();
+  }
+  // The delay from now until `deadline_ms`, never negative.
+  std::chrono::milliseconds until(const caf::actor_clock& clock, std::int64_t deadline_ms) const {
+    auto remaining = deadline_ms - now_ms(clock);
+    return std::chrono::milliseconds{remaining > 0 ? remaining : 0};
+  }
+};
+
+// Anchors `services` to the system's actor clock and the current wall time.
+void anchor_clock(services& shared, caf::actor_system& system);
+
+}  // namespace eventstripe::actors

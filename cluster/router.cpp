@@ -1,0 +1,23 @@
+#include "cluster/router.hpp"
+
+#include <mutex>
+
+#include "cluster/shard.hpp"
+
+namespace eventstripe::cluster {
+
+router::router(std::uint32_t shard_count) : shard_count_(shard_count), regions_(shard_count) {}
+
+caf::actor router::region_for(std::string_view key) const { return region_of_shard(shard_of(key, shard_count_)); }
+
+caf::actor router::region_of_shard(std::uint32_t shard) const {
+  std::shared_lock lock{mutex_};
+  return shard < regions_.size() ? regions_[shard] : caf::actor{};
+}
+
+void router::set_region(std::uint32_t shard, caf::actor region) {
+  std::unique_lock lock{mutex_};
+  regions_.at(shard) = std::move(region);
+}
+
+}  // namespace eventstripe::cluster

@@ -1,0 +1,194 @@
+#include "storage/inventory.hpp"
+
+#include <pqxx/pqxx>
+
+#include "storage/connect.hpp"
+#include "storage/conninfo.hpp"
+#include "storage/error.hpp"
+#include "storage/sql_support.hpp"
+
+namespace eventstripe::storage {
+namespace {
+
+using sql::timestamp;
+
+std::string id_list(pqxx::work& transaction, const std::vector<std::string>& ids) {
+  std::string list = "ARRAY[";
+  for (std::size_t i = 0; i < ids.size(); ++i) list += (i ? "," : "") + transaction.quote(ids[i]);
+  return list + "]::text[]";
+}
+
+void insert_holds(pqxx::work& transaction, const quota_batch& batch) {
+  std::string checkouts =
+      "INSERT INTO checkouts (id, event_id, buyer_email, client_address, item_count, request_hash, "
+      "idempotency_key, expires_at) VALUES ";
+  std::string holds =
+      "INSERT INTO holds (checkout_id, ticket_type_id, quantity, unit_price_minor, currency, status, expires_at) "
+      "VALUES ";
+  for (std::size_t i = 0; i < batch.holds.size(); ++i) {
+    const auto& hold = batch.holds[i];
+    auto separator = i ? "," : "";
+    checkouts += separator;
+    checkouts += "(" + transaction.quote(hold.checkout_id) + "," + transaction.quote(hold.event_id) + "," +
+                 transaction.quote(hold.buyer_email) + "," + transaction.quote(hold.client_address) + "," +
+                 std::to_string(hold.item_count) + ",decode(" + transaction.quote(hold.request_hash_hex) +
+                 ",'hex')," + (hold.idempotency_key.empty() ? "NULL" : transaction.quote(hold.idempotency_key)) +
+                 "," + timestamp(hold.expires_at_ms) + ")";
+    holds += separator;
+    holds += "(" + transaction.quote(hold.checkout_id) + "," + transaction.quote(batch.ticket_type_id) + "," +
+             std::to_string(hold.quantity) + "," + std::to_string(hold.unit_price_minor) + "," +
+             transaction.quote(batch.currency) + ",'held'," + timestamp(hold.expires_at_ms) + ")";
+  }
+  // A checkout with several ticket types is written by the first of their quotas to commit.
+  transaction.exec(checkouts + " ON CONFLICT (id) DO NOTHING");
+  transaction.exec(holds);
+}
+
+// Moves `ids` from held to `status`; false when any of them was not held any more.
+bool transition(pqxx::work& transaction, const quota_batch& batch, const std::vector<std::string>& ids,
+                const char* status, std::optional<std::int64_t> deadline_ms) {
+  if (ids.empty()) return true;
+  std::string sql = "UPDATE holds SET status = '" + std::string{status} +
+                    "', updated_at = now() WHERE ticket_type_id = " + transaction.quote(batch.ticket_type_id) +
+                    " AND status = 'held' AND checkout_id = ANY(" + id_list(transaction, ids) + ")";
+  if (deadline_ms) sql += " AND expires_at <= " + timestamp(*deadline_ms);
+  return transaction.exec(sql).affected_rows() == ids.size();
+}
+
+bool extend(pqxx::work& transaction, const quota_batch& batch) {
+  for (const auto& extension : batch.extensions) {
+    auto held = transaction.exec(
+        "UPDATE holds SET expires_at = " + timestamp(extension.expires_at_ms) +
+        ", updated_at = now() WHERE ticket_type_id = " + transaction.quote(batch.ticket_type_id) +
+        " AND checkout_id = " + transaction.quote(extension.checkout_id) + " AND status = 'held'");
+    if (held.affected_rows() != 1) return false;
+    transaction.exec("UPDATE checkouts SET expires_at = " + timestamp(extension.expires_at_ms) +
+                     ", extended = true WHERE id = " + transaction.quote(extension.checkout_id));
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<std::int64_t> claim_all_shards(pqxx::connection& connection, const std::string& node_id,
+                                           std::uint32_t shard_count) {
+  pqxx::work transaction{connection};
+  transaction.exec_params(
+      "INSERT INTO shards (shard_id) SELECT generate_series(0, $1::integer - 1) ON CONFLICT DO NOTHING",
+      static_cast<std::int64_t>(shard_count));
+  auto rows = transaction.exec_params(
+      "UPDATE shards SET owner_node = $1, owner_epoch = owner_epoch + 1, updated_at = now() "
+      "WHERE shard_id < $2 RETURNING shard_id, owner_epoch",
+      node_id, static_cast<std::int64_t>(shard_count));
+  std::vector<std::int64_t> epochs(shard_count, 0);
+  for (const auto& row : rows) epochs.at(row[0].as<std::size_t>()) = row[1].as<std::int64_t>();
+  transaction.commit();
+  return epochs;
+}
+
+std::string ticket_type_columns() {
+  return "id, event_id, name, description, price_minor, currency, capacity, held, sold, " +
+         sql::unix_ms("sale_starts_at") + ", " + sql::unix_ms("sale_ends_at") +
+         ", min_per_order, max_per_order, hidden, position";
+}
+
+ticket_type_row read_ticket_type(const pqxx::row& row) {
+  ticket_type_row type;
+  type.id = row[0].as<std::string>();
+  type.event_id = row[1].as<std::string>();
+  type.name = row[2].as<std::string>();
+  type.description = row[3].as<std::string>();
+  type.price_minor = row[4].as<std::int64_t>();
+  type.currency = row[5].as<std::string>();
+  type.capacity = row[6].as<std::int32_t>();
+  type.held = row[7].as<std::int32_t>();
+  type.sold = row[8].as<std::int32_t>();
+  type.sale_starts_at_ms = sql::optional_int64(row[9]);
+  type.sale_ends_at_ms = sql::optional_int64(row[10]);
+  type.min_per_order = row[11].as<std::int32_t>();
+  type.max_per_order = row[12].as<std::int32_t>();
+  type.hidden = row[13].as<bool>();
+  type.position = row[14].as<std::int32_t>();
+  return type;
+}
+
+result<std::vector<std::int64_t>> claim_shards_at_start(const std::string& url, const std::string& node_id,
+                                                        std::uint32_t shard_count,
+                                                        std::chrono::seconds connect_timeout) {
+  conninfo_settings settings;
+  settings.connect_timeout = connect_timeout;
+  auto connection = open_connection(url, settings);
+  if (!connection) return connection.error();
+  try {
+    return claim_all_shards(*connection.value(), node_id, shard_count);
+  } catch (const std::exception& failure) {
+    return error{error_code::query_failed, scrub_password(std::string{"cannot claim shards: "} + failure.what(), url)};
+  }
+}
+
+std::optional<quota_snapshot> load_quota(pqxx::connection& connection, const std::string& ticket_type_id) {
+  pqxx::read_transaction transaction{connection};
+  auto rows = transaction.exec_params("SELECT " + ticket_type_columns() + " FROM ticket_types WHERE id = $1",
+                                      ticket_type_id);
+  if (rows.empty()) return std::nullopt;
+  quota_snapshot snapshot;
+  snapshot.ticket_type = read_ticket_type(rows[0]);
+  auto holds = transaction.exec_params("SELECT checkout_id, quantity, " + sql::unix_ms("expires_at") +
+                                           " FROM holds WHERE ticket_type_id = $1 AND status = 'held'",
+                                       ticket_type_id);
+  for (const auto& hold : holds)
+    snapshot.holds.push_back({hold[0].as<std::string>(), hold[1].as<std::int32_t>(), hold[2].as<std::int64_t>()});
+  return snapshot;
+}
+
+batch_outcome commit_quota_batch(pqxx::connection& connection, const quota_batch& batch) {
+  pqxx::work transaction{connection};
+  if (!sql::owns_shard(transaction, batch.shard, batch.epoch, batch.node_id)) return batch_outcome::fenced;
+  if (!batch.holds.empty()) insert_holds(transaction, batch);
+  if (!transition(transaction, batch, batch.releases, "released", std::nullopt) ||
+      !transition(transaction, batch, batch.expiries, "expired", batch.expiry_now_ms) || !extend(transaction, batch))
+    return batch_outcome::conflict;  // rolled back by the transaction's destructor
+  if (batch.new_capacity)
+    transaction.exec_params("UPDATE ticket_types SET capacity = $1, updated_at = now() WHERE id = $2",
+                            *batch.new_capacity, batch.ticket_type_id);
+  transaction.commit();
+  return batch_outcome::committed;
+}
+
+std::vector<std::string> ticket_types_with_live_holds(pqxx::connection& connection) {
+  pqxx::read_transaction transaction{connection};
+  std::vector<std::string> ids;
+  for (const auto& row : transaction.exec("SELECT DISTINCT ticket_type_id FROM holds WHERE status = 'held'"))
+    ids.push_back(row[0].as<std::string>());
+  return ids;
+}
+
+}  // namespace eventstripe::storage
+
+namespace eventstripe::storage {
+
+std::optional<checkout_row> load_checkout(pqxx::connection& connection, const std::string& checkout_id) {
+  pqxx::read_transaction transaction{connection};
+  auto rows = transaction.exec_params(
+      "SELECT id, event_id, buyer_email, client_address, item_count, encode(request_hash, 'hex'), "
+      "coalesce(idempotency_key, ''), " +
+          sql::unix_ms("expires_at") + ", extended FROM checkouts WHERE id = $1",
+      checkout_id);
+  if (rows.empty()) return std::nullopt;
+  const auto& row = rows[0];
+  checkout_row checkout{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                        row[3].as<std::string>(), row[4].as<std::int32_t>(), row[5].as<std::string>(),
+                        row[6].as<std::string>(), row[7].as<std::int64_t>(), row[8].as<bool>(), {}};
+  for (const auto& line : transaction.exec_params(
+           "SELECT h.ticket_type_id, t.name, h.quantity, h.unit_price_minor, h.currency, h.status, " +
+               sql::unix_ms("h.expires_at") +
+               " FROM holds h JOIN ticket_types t ON t.id = h.ticket_type_id WHERE h.checkout_id = $1 "
+               "ORDER BY t.position, t.id",
+           checkout_id))
+    checkout.lines.push_back({line[0].as<std::string>(), line[1].as<std::string>(), line[2].as<std::int32_t>(),
+                              line[3].as<std::int64_t>(), line[4].as<std::string>(), line[5].as<std::string>(),
+                              line[6].as<std::int64_t>()});
+  return checkout;
+}
+
+}  // namespace eventstripe::storage

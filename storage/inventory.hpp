@@ -1,0 +1,136 @@
+#pragma once
+
+// The inventory's SQL: shard claims, ticket types and their live holds, the quota's group
+// commit, and checkouts. Every function takes a connection and runs inside a pool job (they
+// block); writes check the shard's fencing epoch in the same transaction. Times are unix
+// milliseconds.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/pqxx_fwd.hpp"
+
+namespace eventstripe::storage {
+
+// Claims every shard for `node_id` (one node for now), bumping each epoch so any earlier owner
+// — a previous run of this node that is still writing after a pause — can no longer commit.
+// Returns the new epoch of each shard, indexed by shard.
+std::vector<std::int64_t> claim_all_shards(pqxx::connection& connection, const std::string& node_id,
+                                           std::uint32_t shard_count);
+
+// The same at start, on a connection of its own (before the pool serves anything).
+struct error;
+template <typename value_type>
+class result;
+result<std::vector<std::int64_t>> claim_shards_at_start(const std::string& url, const std::string& node_id,
+                                                        std::uint32_t shard_count,
+                                                        std::chrono::seconds connect_timeout);
+
+struct ticket_type_row {
+  std::string id;
+  std::string event_id;
+  std::string name;
+  std::string description;
+  std::int64_t price_minor = 0;
+  std::string currency;
+  std::int32_t capacity = 0;
+  std::int32_t held = 0;
+  std::int32_t sold = 0;
+  std::optional<std::int64_t> sale_starts_at_ms;
+  std::optional<std::int64_t> sale_ends_at_ms;
+  std::int32_t min_per_order = 1;
+  std::int32_t max_per_order = 10;
+  bool hidden = false;
+  std::int32_t position = 0;
+};
+
+struct live_hold_row {
+  std::string checkout_id;
+  std::int32_t quantity = 0;
+  std::int64_t expires_at_ms = 0;
+};
+
+struct quota_snapshot {
+  ticket_type_row ticket_type;
+  std::vector<live_hold_row> holds;  // status = 'held'
+};
+
+std::optional<quota_snapshot> load_quota(pqxx::connection& connection, const std::string& ticket_type_id);
+
+// A new hold and, when its checkout row does not exist yet, that row.
+struct new_hold {
+  std::string checkout_id;
+  std::string event_id;
+  std::string buyer_email;
+  std::string client_address;
+  std::int32_t item_count = 1;
+  std::string request_hash_hex;
+  std::string idempotency_key;
+  std::int32_t quantity = 0;
+  std::int64_t unit_price_minor = 0;
+  std::int64_t expires_at_ms = 0;
+};
+
+// Everything a quota decided while its previous commit was in flight: one transaction.
+struct quota_batch {
+  std::string ticket_type_id;
+  std::string currency;
+  std::int32_t shard = 0;
+  std::int64_t epoch = 0;
+  std::string node_id;
+  std::vector<new_hold> holds;
+  std::vector<std::string> releases;  // checkout ids: held -> released
+  std::vector<std::string> expiries;  // checkout ids: held -> expired, only if their deadline passed
+  std::int64_t expiry_now_ms = 0;     // the deadline bound for `expiries`
+  struct extension {
+    std::string checkout_id;
+    std::int64_t expires_at_ms;
+  };
+  std::vector<extension> extensions;
+  std::optional<std::int32_t> new_capacity;
+};
+
+// Why a batch did not commit when it did not throw a database error.
+enum class batch_outcome { committed, fenced, conflict };
+
+// Applies the batch in one transaction; every hold transition is conditional on the hold still
+// being held (and, for expiries, on its stored deadline having passed), and a transition that
+// finds fewer rows than expected rolls the whole batch back (`conflict`: the actor's picture
+// was stale and it reloads).
+batch_outcome commit_quota_batch(pqxx::connection& connection, const quota_batch& batch);
+
+// Ticket types with live holds in the given shards: their quotas must run to expire them.
+std::vector<std::string> ticket_types_with_live_holds(pqxx::connection& connection);
+
+}  // namespace eventstripe::storage
+
+namespace eventstripe::storage {
+
+// A checkout and its lines as stored.
+struct checkout_row {
+  std::string id;
+  std::string event_id;
+  std::string buyer_email;
+  std::string client_address;
+  std::int32_t item_count = 0;
+  std::string request_hash_hex;
+  std::string idempotency_key;
+  std::int64_t expires_at_ms = 0;
+  bool extended = false;
+  struct line {
+    std::string ticket_type_id;
+    std::string name;
+    std::int32_t quantity = 0;
+    std::int64_t unit_price_minor = 0;
+    std::string currency;
+    std::string status;  // held, released, expired, sold
+    std::int64_t expires_at_ms = 0;
+  };
+  std::vector<line> lines;
+};
+
+std::optional<checkout_row> load_checkout(pqxx::connection& connection, const std::string& checkout_id);
+
+}  // namespace eventstripe::storage

@@ -1,0 +1,48 @@
+#pragma once
+
+// Small SQL helpers shared by storage's sources (not part of storage's interface).
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <pqxx/pqxx>
+
+namespace eventstripe::storage::sql {
+
+// SQL for a unix-milliseconds literal as timestamptz.
+inline std::string timestamp(std::int64_t unix_ms) {
+  return "to_timestamp(" + std::to_string(unix_ms) + "::double precision / 1000)";
+}
+
+inline std::string optional_timestamp(const std::optional<std::int64_t>& unix_ms) {
+  return unix_ms ? timestamp(*unix_ms) : "NULL";
+}
+
+// SQL reading a timestamptz column as unix milliseconds.
+inline std::string unix_ms(const std::string& column) {
+  return "(extract(epoch from " + column + ") * 1000)::bigint";
+}
+
+inline std::optional<std::int64_t> optional_int64(const pqxx::field& field) {
+  if (field.is_null()) return std::nullopt;
+  return field.as<std::int64_t>();
+}
+
+// The fence (DESIGN.md): the shard row is read FOR SHARE, so a change of owner (FOR UPDATE)
+// waits for this transaction and every later write of the old owner sees the new epoch.
+// Returns false when this node does not own the shard under `epoch`.
+inline bool owns_shard(pqxx::work& transaction, std::int32_t shard, std::int64_t epoch, const std::string& node_id) {
+  auto rows = transaction.exec_params("SELECT owner_node, owner_epoch FROM shards WHERE shard_id = $1 FOR SHARE",
+                                      shard);
+  return !rows.empty() && !rows[0][0].is_null() && rows[0][0].as<std::string>() == node_id &&
+         rows[0][1].as<std::int64_t>() == epoch;
+}
+
+}  // namespace eventstripe::storage::sql
+
+namespace eventstripe::storage {
+struct ticket_type_row;
+// The ticket_types columns read_ticket_type() expects, in order (defined in inventory.cpp).
+std::string ticket_type_columns();
+ticket_type_row read_ticket_type(const pqxx::row& row);
+}  // namespace eventstripe::storage

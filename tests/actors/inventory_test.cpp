@@ -1,0 +1,198 @@
+// The inventory's promises on CAF's deterministic test coordinator and a real PostgreSQL:
+// holds expire exactly at their deadline, extensions and releases work once, a checkout is
+// all-or-nothing across ticket types, nothing is oversold, requests that arrive together are
+// committed together, and a crashed quota comes back from the database without losing a hold.
+#include <catch2/catch.hpp>
+
+#include "actors/protocol.hpp"
+#include "tests/actors/inventory_fixture.hpp"
+
+using namespace std::chrono_literals;
+using eventstripe::actors::checkout_item;
+using eventstripe::actors::checkout_request;
+using eventstripe::actors::checkout_view;
+using eventstripe::actors::entity_kind;
+using eventstripe::actors::held_line;
+using eventstripe::actors::inventory_errc;
+using eventstripe::test_support::answer;
+using eventstripe::test_support::inventory_fixture;
+using eventstripe::test_support::test_event;
+namespace actors = eventstripe::actors;
+
+namespace {
+
+// A stand-in for the SHA-256 io computes: any hex string identifies the request here.
+std::string hex_of(const std::string& text) {
+  static const char* digits = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char c : text) hex += {digits[c >> 4], digits[c & 15]};
+  return hex;
+}
+
+checkout_request request_for(const std::string& checkout_id, std::vector<checkout_item> items,
+                             const std::string& email = "buyer@example.com") {
+  return {checkout_id, test_event, email, "192.0.2.1", std::move(items), hex_of(checkout_id), ""};
+}
+
+answer<checkout_view> create(inventory_fixture& fixture, const checkout_request& request) {
+  return fixture.ask<checkout_view>(entity_kind::checkout, request.checkout_id,
+                                    caf::make_message(actors::create_atom::value, request));
+}
+
+const checkout_view& held(const answer<checkout_view>& outcome) {
+  if (auto* failure = std::get_if<caf::error>(&outcome)) FAIL("expected a checkout, got " << caf::to_string(*failure));
+  REQUIRE(std::holds_alternative<checkout_view>(outcome));
+  return std::get<checkout_view>(outcome);
+}
+
+template <class Reply>
+inventory_errc error_of(const answer<Reply>& outcome) {
+  REQUIRE(std::holds_alternative<caf::error>(outcome));
+  const auto& failure = std::get<caf::error>(outcome);
+  REQUIRE(actors::is_inventory_error(failure));
+  return actors::inventory_code(failure);
+}
+
+std::string hold_status(inventory_fixture& fixture, const std::string& checkout_id, const std::string& type) {
+  auto connection = fixture.database.connect();
+  pqxx::nontransaction session{connection};
+  auto rows = session.exec_params("SELECT status FROM holds WHERE checkout_id = $1 AND ticket_type_id = $2",
+                                  checkout_id, type);
+  return rows.empty() ? "none" : rows[0][0].as<std::string>();
+}
+
+int held_count(inventory_fixture& fixture, const std::string& type) {
+  return fixture.query_int("SELECT held FROM ticket_types WHERE id = '" + type + "'");
+}
+
+}  // namespace
+
+TEST_CASE("a hold expires exactly at its deadline, not before, and its seats return at once") {
+  inventory_fixture fixture;
+  fixture.add_ticket_type("tt_a", 5);
+  auto checkout = held(create(fixture, request_for("co_1", {{"tt_a", 2}})));
+  CHECK(checkout.status == "held");
+  CHECK(checkout.expires_at_ms == fixture.now_ms() + 600'000);
+  CHECK(held_count(fixture, "tt_a") == 2);
+
+  fixture.advance(600'000ms - 1ms);
+  CHECK(hold_status(fixture, "co_1", "tt_a") == "held");
+  CHECK(held_count(fixture, "tt_a") == 2);
+
+  fixture.advance(1ms);
+  CHECK(hold_status(fixture, "co_1", "tt_a") == "expired");
+  CHECK(held_count(fixture, "tt_a") == 0);
+  auto view = fixture.ask<checkout_view>(entity_kind::checkout, "co_1", caf::make_message(actors::view_atom::value));
+  CHECK(held(view).status == "expired");
+}
+
+TEST_CASE("one extension moves the deadline; a second is refused; the hold then expires at the new deadline") {
+  inventory_fixture fixture;
+  fixture.add_ticket_type("tt_a", 5);
+  auto created = held(create(fixture, request_for("co_1", {{"tt_a", 1}})));
+  auto extended =
+      held(fixture.ask<checkout_view>(entity_kind::checkout, "co_1", caf::make_message(actors::extend_atom::value)));
+  CHECK(extended.extended);
+  CHECK(extended.expires_at_ms == created.expires_at_ms + 300'000);
+  CHECK(error_of(fixture.ask<checkout_view>(entity_kind::checkout, "co_1",
+                                            caf::make_message(actors::extend_atom::value))) ==
+        inventory_errc::extension_used);
+
+  fixture.advance(600'000ms);
+  CHECK(hold_status(fixture, "co_1", "tt_a") == "held");
+  fixture.advance(300'000ms - 1ms);
+  CHECK(hold_status(fixture, "co_1", "tt_a") == "held");
+  fixture.advance(1ms);
+  CHECK(hold_status(fixture, "co_1", "tt_a") == "expired");
+}
+
+TEST_CASE("releasing a checkout returns its seats; releasing it again is refused") {
+  inventory_fixture fixture;
+  fixture.add_ticket_type("tt_a", 5);
+  held(create(fixture, request_for("co_1", {{"tt_a", 3}})));
+  CHECK(held_count(fixture, "tt_a") == 3);
+  auto released =
+      held(fixture.ask<checkout_view>(entity_kind::checkout, "co_1", caf::make_message(actors::release_atom::value)));
+  CHECK(released.status == "released");
+  CHECK(hold_status(fixture, "co_1", "tt_a") == "released");
+  CHECK(held_count(fixture, "tt_a") == 0);
+  CHECK(error_of(fixture.ask<checkout_view>(entity_kind::checkout, "co_1",
+                                            caf::make_message(actors::release_atom::value))) ==
+        inventory_errc::not_held);
+}
+
+TEST_CASE("a checkout is all-or-nothing across ticket types when one of them is short") {
+  inventory_fixture fixture;
+  fixture.add_ticket_type("tt_a", 5);
+  fixture.add_ticket_type("tt_b", 1);
+  held(create(fixture, request_for("co_first", {{"tt_b", 1}}, "first@example.com")));
+
+  auto refused = create(fixture, request_for("co_second", {{"tt_a", 2}, {"tt_b", 1}}, "second@example.com"));
+  CHECK(error_of(refused) == inventory_errc::sold_out);
+  CHECK(held_count(fixture, "tt_a") == 0);
+  CHECK(held_count(fixture, "tt_b") == 1);
+  CHECK(hold_status(fixture, "co_second", "tt_b") == "none");
+  CHECK(hold_status(fixture, "co_second", "tt_a") != "held");
+}
+
+TEST_CASE("requests that arrive together are committed in one transaction, and none is oversold") {
+  inventory_fixture fixture;
+  fixture.add_ticket_type("tt_a", 3);
+  auto jobs_before = fixture.runner.jobs_run();
+  std::vector<std::shared_ptr<answer<held_line>>> outcomes;
+  for (int i = 0; i < 5; ++i) {
+    auto out = std::make_shared<answer<held_line>>();
+    actors::reserve_request reserve{"co_" + std::to_string(i), test_event, "b" + std::to_string(i) + "@example.com",
+                                    "192.0.2.1", 1, 1, fixture.now_ms() + 600'000, "00", ""};
+    fixture.system.spawn(eventstripe::test_support::ask_probe<held_line>, fixture.directory.region_for("tt_a"),
+                         entity_kind::quota, std::string{"tt_a"}, caf::make_message(actors::reserve_atom::value, reserve),
+                         out);
+    outcomes.push_back(out);
+  }
+  fixture.scheduler.run();
+  int succeeded = 0, sold_out = 0;
+  for (auto& out : outcomes) {
+    if (std::holds_alternative<held_line>(*out)) ++succeeded;
+    else if (error_of(*out) == inventory_errc::sold_out) ++sold_out;
+  }
+  CHECK(succeeded == 3);
+  CHECK(sold_out == 2);
+  CHECK(held_count(fixture, "tt_a") == 3);
+  // One job loads the quota, one commits the three holds: sold-out answers need no transaction.
+  CHECK(fixture.runner.jobs_run() - jobs_before == 2);
+}
+
+TEST_CASE("a crashed quota restarts from PostgreSQL without losing or doubling a hold, and still expires it") {
+  inventory_fixture fixture;
+  fixture.add_ticket_type("tt_a", 2);
+  held(create(fixture, request_for("co_1", {{"tt_a", 1}})));
+  caf::anon_send(fixture.directory.region_for("tt_a"), actors::tell_atom::value, entity_kind::quota,
+                 std::string{"tt_a"}, caf::make_message(actors::crash_atom::value));
+  fixture.scheduler.run();
+
+  // The restarted quota knows the hold: one seat is left, not two, and the repeated request
+  // for co_1 is answered from the existing hold instead of taking a second seat.
+  held(create(fixture, request_for("co_2", {{"tt_a", 1}}, "other@example.com")));
+  CHECK(error_of(create(fixture, request_for("co_3", {{"tt_a", 1}}, "third@example.com"))) ==
+        inventory_errc::sold_out);
+  CHECK(held_count(fixture, "tt_a") == 2);
+  CHECK(fixture.query_int("SELECT count(*) FROM holds WHERE status = 'held'") == 2);
+
+  fixture.advance(600'000ms);
+  CHECK(hold_status(fixture, "co_1", "tt_a") == "expired");
+  CHECK(hold_status(fixture, "co_2", "tt_a") == "expired");
+  CHECK(held_count(fixture, "tt_a") == 0);
+}
+
+TEST_CASE("the schema refuses an oversell even if an actor were wrong") {
+  inventory_fixture fixture;
+  fixture.add_ticket_type("tt_a", 1);
+  auto connection = fixture.database.connect();
+  pqxx::work transaction{connection};
+  transaction.exec(
+      "INSERT INTO checkouts (id, event_id, buyer_email, client_address, item_count, request_hash, expires_at) "
+      "VALUES ('co_x', '" + test_event + "', 'x@example.com', '192.0.2.1', 1, '\\x00', now() + interval '1 hour')");
+  CHECK_THROWS_AS(transaction.exec("INSERT INTO holds (checkout_id, ticket_type_id, quantity, unit_price_minor, currency, "
+                                   "status, expires_at) VALUES ('co_x', 'tt_a', 2, 100, 'EUR', 'held', now())"),
+                  pqxx::check_violation);
+}
