@@ -23,6 +23,7 @@
 #include "config/log.hpp"
 #include "io/auth.hpp"
 #include "io/gateway.hpp"
+#include "io/inventory_routes.hpp"
 #include "io/organizer_routes.hpp"
 #include "io/metrics.hpp"
 #include "io/router.hpp"
@@ -176,6 +177,10 @@ int run(const config::settings& values, const sigset_t& signals) {
   io::router routes;
   io::add_system_routes(routes, {status, &stats, &system, node_id, version, started_at, values.http_debug_endpoints});
   io::add_organizer_routes(routes, {&pool, &credentials});
+  io::inventory_routes_context inventory{&system, &directory, &credentials, &pool, shared->limits,
+                                         values.fault_injection};
+  io::add_checkout_routes(routes, inventory);
+  io::add_event_routes(routes, inventory);
   io::gateway gateway{values.http_host, values.http_port, values.http_threads, limits_from(values), routes, stats};
   if (auto failure = gateway.start(); !failure.empty()) {
     stop_actors(system, root);

@@ -11,6 +11,7 @@
 
 #include "actors/entity_messaging.hpp"
 #include "actors/money.hpp"
+#include "actors/time_format.hpp"
 #include "storage/connection_pool.hpp"
 #include "storage/inventory.hpp"
 
@@ -315,11 +316,12 @@ caf::behavior running(checkout_actor* self) {
       [self](holds_ended_atom, const std::string& ticket_type_id, hold_end how) {
         on_hold_ended(self, ticket_type_id, how);
       },
-      [self](subscribe_atom, push_sink_pointer& sink) {
+      [self](subscribe_atom, push_sink_pointer& sink) -> caf::result<caf::ok_atom> {
         auto& state = self->state;
-        if (state.view.status.empty()) return;
+        if (state.view.status.empty()) return caf::make_error(inventory_errc::not_found);
         auto json = nlohmann::json{{"type", "state"}, {"checkout", nlohmann::json::parse(checkout_json(state.view))}};
         if (sink->push(json.dump())) state.subscribers.push_back(std::move(sink));
+        return caf::ok_atom::value;
       },
       [self](warning_atom, std::uint64_t generation) {
         if (generation == self->state.warning_generation && self->state.view.status == "held")

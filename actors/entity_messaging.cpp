@@ -40,6 +40,7 @@ const char* to_string(inventory_errc code) {
     case inventory_errc::version_conflict: return "version_conflict";
     case inventory_errc::invalid_transition: return "invalid_transition";
     case inventory_errc::unknown_ticket_type: return "unknown_ticket_type";
+    case inventory_errc::currency_mismatch: return "currency_mismatch";
   }
   return "unknown";
 }

@@ -177,6 +177,8 @@ caf::result<event_view> add_type(event_actor* self, const std::string& workspace
   auto& state = self->state;
   if (!owned_by(state, workspace_id)) return caf::make_error(inventory_errc::not_found);
   if (state.event.status == "closed") return caf::make_error(inventory_errc::invalid_transition);
+  if (!type.currency.empty() && type.currency != state.event.currency)
+    return caf::make_error(inventory_errc::currency_mismatch);
   type.event_id = state.id;
   type.currency = state.event.currency;
   type.held = type.sold = 0;
@@ -221,6 +223,8 @@ caf::result<event_view> update_type(event_actor* self, const std::string& worksp
   if (!owned_by(state, workspace_id)) return caf::make_error(inventory_errc::not_found);
   auto current = std::find_if(state.types.begin(), state.types.end(), [&](auto& t) { return t.id == type.id; });
   if (current == state.types.end()) return caf::make_error(inventory_errc::not_found);
+  if (!type.currency.empty() && type.currency != current->currency)
+    return caf::make_error(inventory_errc::currency_mismatch);
   type.event_id = state.id;
   type.currency = current->currency;
   type.position = current->position;
@@ -325,10 +329,11 @@ caf::behavior running(event_actor* self) {
           }
         mark_dirty(self);
       },
-      [self](subscribe_atom, push_sink_pointer& sink) {
+      [self](subscribe_atom, push_sink_pointer& sink) -> caf::result<caf::ok_atom> {
         auto& state = self->state;
-        if (!state.exists || state.event.status == "draft") return;
+        if (!state.exists || state.event.status == "draft") return caf::make_error(inventory_errc::not_found);
         if (sink->push(availability_json(view_of(state, true)))) state.subscribers.push_back(std::move(sink));
+        return caf::ok_atom::value;
       },
       [self](push_atom) { push_availability(self); },
       caf::after(self->state.shared->limits.entity_idle_timeout_ms) >>

@@ -1,7 +1,6 @@
 #include "actors/money.hpp"
 
 #include <array>
-#include <ctime>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -32,7 +31,24 @@ constexpr std::array<std::pair<std::string_view, int>, 155> currencies{{
     {"ZMW", 2}, {"ZWG", 2},
 }};
 
+// ISO 3166-1 alpha-2, all 249 officially assigned codes.
+constexpr std::string_view country_codes =
+    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ "
+    "CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO "
+    "FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE "
+    "JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO "
+    "MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW "
+    "PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM "
+    "TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
+
 }  // namespace
+
+bool is_country_code(std::string_view code) {
+  if (code.size() != 2) return false;
+  for (std::size_t at = 0; at + 2 <= country_codes.size(); at += 3)
+    if (country_codes.substr(at, 2) == code) return true;
+  return false;
+}
 
 std::optional<int> currency_exponent(std::string_view code) {
   for (const auto& [name, exponent] : currencies)
@@ -57,21 +73,6 @@ std::string decimal_string(std::int64_t minor, std::string_view currency) {
 
 nlohmann::json money_json(std::int64_t minor, const std::string& currency) {
   return {{"minor", minor}, {"currency", currency}, {"decimal", decimal_string(minor, currency)}};
-}
-
-std::string iso8601_ms(std::int64_t unix_ms) {
-  auto seconds = static_cast<std::time_t>(unix_ms / 1000);
-  auto millis = static_cast<int>(unix_ms % 1000);
-  if (millis < 0) {
-    millis += 1000;
-    --seconds;
-  }
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[40];
-  auto written = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(text + written, sizeof text - written, ".%03dZ", millis);
-  return text;
 }
 
 }  // namespace eventstripe::actors

@@ -63,6 +63,7 @@ enum class inventory_errc : std::uint8_t {
   version_conflict,       // the event changed since the version the caller read
   invalid_transition,     // e.g. publishing a closed event
   unknown_ticket_type,    // a checkout names a ticket type the event does not have
+  currency_mismatch,      // an amount in another currency than the event's
 };
 
 const char* to_string(inventory_errc code);

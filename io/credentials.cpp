@@ -77,6 +77,25 @@ std::string random_id(std::string_view prefix) {
   return id;
 }
 
+std::string derived_id(std::string_view prefix, std::string_view material) {
+  ensure_sodium();
+  unsigned char hash[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(hash, reinterpret_cast<const unsigned char*>(material.data()), material.size());
+  std::string id{prefix};
+  for (std::size_t i = 0; i < random_id_characters; ++i) id += base32_alphabet[hash[i] & 31u];
+  return id;
+}
+
+std::string sha256_hex(std::string_view text) {
+  ensure_sodium();
+  unsigned char hash[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(hash, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char byte : hash) hex += {digits[byte >> 4], digits[byte & 15u]};
+  return hex;
+}
+
 bool is_random_id(std::string_view text, std::string_view prefix) {
   if (text.size() != prefix.size() + random_id_characters || !text.starts_with(prefix)) return false;
   for (char c : text.substr(prefix.size()))

@@ -32,6 +32,11 @@ inline constexpr std::string_view api_key_id_prefix = "key_";
 
 // A fresh random id: `prefix` followed by random_id_characters of [a-z2-7].
 std::string random_id(std::string_view prefix);
+// An id of the same shape derived from `material` (SHA-256): the same material always gives the
+// same id. Used for checkouts created with an Idempotency-Key.
+std::string derived_id(std::string_view prefix, std::string_view material);
+// Lower-case hex SHA-256 of `text`.
+std::string sha256_hex(std::string_view text);
 // Whether `text` has the shape random_id(prefix) makes (checked before any database lookup).
 bool is_random_id(std::string_view text, std::string_view prefix);
 

@@ -147,4 +147,17 @@ write_outcome update_ticket_type(pqxx::connection& connection, std::int32_t shar
   return write_outcome::written;
 }
 
+std::vector<event_summary> list_events(pqxx::connection& connection, const std::string& workspace_id,
+                                       std::size_t limit) {
+  pqxx::read_transaction transaction{connection};
+  std::vector<event_summary> events;
+  for (const auto& row : transaction.exec_params("SELECT id, slug, title, status, " + sql::unix_ms("starts_at") +
+                                                     " FROM events WHERE workspace_id = $1 ORDER BY starts_at DESC, id "
+                                                     "LIMIT $2",
+                                                 workspace_id, static_cast<std::int64_t>(limit)))
+    events.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                      row[3].as<std::string>(), row[4].as<std::int64_t>()});
+  return events;
+}
+
 }  // namespace eventstripe::storage

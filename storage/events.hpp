@@ -65,4 +65,15 @@ write_outcome insert_ticket_type(pqxx::connection& connection, std::int32_t shar
 write_outcome update_ticket_type(pqxx::connection& connection, std::int32_t shard, std::int64_t epoch,
                                  const std::string& node_id, const ticket_type_row& type);
 
+// The workspace's events, newest start first, at most `limit` (organizer listing).
+struct event_summary {
+  std::string id;
+  std::string slug;
+  std::string title;
+  std::string status;
+  std::int64_t starts_at_ms = 0;
+};
+std::vector<event_summary> list_events(pqxx::connection& connection, const std::string& workspace_id,
+                                       std::size_t limit);
+
 }  // namespace eventstripe::storage

@@ -1,0 +1,136 @@
+#include "io/inventory_http.hpp"
+
+#include <caf/sec.hpp>
+
+#include "actors/money.hpp"
+#include "actors/protocol.hpp"
+#include "actors/time_format.hpp"
+#include "config/log.hpp"
+#include "io/problem.hpp"
+
+namespace eventstripe::io {
+namespace {
+
+using actors::inventory_errc;
+
+struct problem_entry {
+  int status;
+  const char* slug;
+  const char* title;
+  const char* detail;
+};
+
+problem_entry entry_for(inventory_errc code) {
+  switch (code) {
+    case inventory_errc::sold_out:
+      return {409, "sold-out", "Sold out", "Not enough tickets are left for the requested quantity."};
+    case inventory_errc::not_found: return {404, "not-found", "Not found", "No such resource."};
+    case inventory_errc::not_on_sale:
+      return {409, "not-on-sale", "Not on sale", "The event or ticket type is not on sale right now."};
+    case inventory_errc::quantity_out_of_range:
+      return {422, "quantity-out-of-range", "Quantity out of range",
+              "The quantity is below the ticket type's minimum or above its maximum per order."};
+    case inventory_errc::hidden_ticket_type:
+      return {422, "ticket-type-unavailable", "Ticket type unavailable", "This ticket type is not publicly on sale."};
+    case inventory_errc::buyer_limit:
+      return {429, "hold-limit-reached", "Hold limit reached",
+              "This buyer already holds the most checkouts allowed for this event; complete or release one."};
+    case inventory_errc::not_held:
+      return {409, "checkout-not-held", "Checkout not held", "The checkout's hold has ended (expired or released)."};
+    case inventory_errc::extension_used:
+      return {409, "extension-used", "Extension used", "A checkout can be extended once."};
+    case inventory_errc::capacity_below_taken:
+      return {409, "capacity-below-taken", "Capacity below taken",
+              "Capacity cannot be lowered below the tickets sold and held."};
+    case inventory_errc::idempotency_mismatch:
+      return {422, "idempotency-key-reused", "Idempotency-Key reused",
+              "This Idempotency-Key was used with a different request."};
+    case inventory_errc::fenced:
+      return {503, "shard-moving", "Try again", "The entity is moving between nodes; retry shortly."};
+    case inventory_errc::database_unavailable:
+      return {503, "database-unavailable", "Database unavailable", "The change could not be committed; retry."};
+    case inventory_errc::invalid_request:
+      return {422, "invalid-request", "Invalid request", "The request cannot be applied to this resource."};
+    case inventory_errc::slug_taken:
+      return {409, "slug-taken", "Slug taken", "Another event of this workspace already has this slug."};
+    case inventory_errc::version_conflict:
+      return {409, "version-conflict", "Version conflict",
+              "The event changed since the version given; read it again and retry."};
+    case inventory_errc::invalid_transition:
+      return {409, "invalid-transition", "Invalid transition", "The event's status does not allow this."};
+    case inventory_errc::unknown_ticket_type:
+      return {422, "unknown-ticket-type", "Unknown ticket type", "The event has no such ticket type."};
+    case inventory_errc::currency_mismatch:
+      return {422, "currency-mismatch", "Currency mismatch", "Amounts must be in the event's currency."};
+  }
+  return {500, "internal-error", "Internal error", "The request could not be handled."};
+}
+
+}  // namespace
+
+http_response inventory_problem(const caf::error& failure, const std::string& request_id) {
+  if (actors::is_inventory_error(failure)) {
+    auto entry = entry_for(actors::inventory_code(failure));
+    auto answer = problem(entry.status, entry.slug, entry.title, entry.detail);
+    if (entry.status == 503) answer.headers.emplace_back("Retry-After", "1");
+    return answer;
+  }
+  if (failure == caf::sec::request_timeout || failure == caf::sec::request_receiver_down) {
+    auto answer = problem(503, "timeout", "Try again", "The request did not complete in time; retry.");
+    answer.headers.emplace_back("Retry-After", "1");
+    return answer;
+  }
+  log::error("entity request failed", {{"trace.id", request_id}, {"error.message", caf::to_string(failure)}});
+  return problem(500, "internal-error", "Internal error", "The request could not be handled.");
+}
+
+nlohmann::json ticket_type_json(const storage::ticket_type_row& type, bool organizer) {
+  nlohmann::json json = {
+      {"id", type.id},
+      {"name", type.name},
+      {"description", type.description},
+      {"price", actors::money_json(type.price_minor, type.currency)},
+      {"min_per_order", type.min_per_order},
+      {"max_per_order", type.max_per_order},
+      {"sale_starts_at", type.sale_starts_at_ms ? nlohmann::json(actors::iso8601_ms(*type.sale_starts_at_ms)) : nullptr},
+      {"sale_ends_at", type.sale_ends_at_ms ? nlohmann::json(actors::iso8601_ms(*type.sale_ends_at_ms)) : nullptr},
+      {"available", std::max(0, type.capacity - type.held - type.sold)},
+      {"held", type.held},
+      {"sold", type.sold},
+      {"capacity", type.capacity},
+  };
+  if (organizer) json["hidden"] = type.hidden;
+  return json;
+}
+
+nlohmann::json event_json(const actors::event_view& view, bool organizer) {
+  const auto& event = view.event;
+  nlohmann::json types = nlohmann::json::array();
+  for (const auto& type : view.ticket_types) types.push_back(ticket_type_json(type, organizer));
+  nlohmann::json json = {
+      {"id", event.id},
+      {"slug", event.slug},
+      {"title", event.title},
+      {"description", event.description},
+      {"venue",
+       {{"name", event.venue_name},
+        {"address", event.venue_address},
+        {"latitude", event.venue_latitude ? nlohmann::json(*event.venue_latitude) : nullptr},
+        {"longitude", event.venue_longitude ? nlohmann::json(*event.venue_longitude) : nullptr}}},
+      {"time_zone", event.time_zone},
+      {"starts_at", actors::iso8601_ms(event.starts_at_ms)},
+      {"ends_at", actors::iso8601_ms(event.ends_at_ms)},
+      {"currency", event.currency},
+      {"tax_country", event.tax_country},
+      {"images", event.image_urls},
+      {"status", event.status},
+      {"ticket_types", types},
+  };
+  if (organizer) {
+    json["version"] = event.version;
+    json["workspace_id"] = event.workspace_id;
+  }
+  return json;
+}
+
+}  // namespace eventstripe::io

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <caf/fwd.hpp>
+
+#include "actors/services.hpp"
+
+namespace eventstripe::storage {
+class connection_pool;
+}
+
+namespace eventstripe::io {
+
+class router;
+class authenticator;
+
+struct inventory_routes_context {
+  caf::actor_system* system = nullptr;
+  const actors::entity_directory* directory = nullptr;
+  authenticator* credentials = nullptr;
+  storage::connection_pool* pool = nullptr;  // the organizer's event list is a plain query
+  actors::inventory_limits limits;
+  bool fault_injection = false;  // serve POST /api/v1/debug/crash
+};
+
+// Buyers: POST/GET/DELETE /api/v1/checkouts[/{checkout_id}], POST .../extension,
+// WebSocket /ws/checkouts/{checkout_id}; the public GET /api/v1/events/{event_id} and
+// WebSocket /ws/events/{event_id}/availability.
+void add_checkout_routes(router& routes, const inventory_routes_context& context);
+
+// Organizers (API key): /api/v1/organizer/events[/{event_id}[/publish|/close|/ticket-types[/{id}]]].
+void add_event_routes(router& routes, const inventory_routes_context& context);
+
+}  // namespace eventstripe::io
