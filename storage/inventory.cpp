@@ -1,5 +1,7 @@
 #include "storage/inventory.hpp"
 
+#include <algorithm>
+
 #include <pqxx/pqxx>
 
 #include "storage/connect.hpp"
@@ -25,8 +27,13 @@ void insert_holds(pqxx::work& transaction, const quota_batch& batch) {
   std::string holds =
       "INSERT INTO holds (checkout_id, ticket_type_id, quantity, unit_price_minor, currency, status, expires_at) "
       "VALUES ";
-  for (std::size_t i = 0; i < batch.holds.size(); ++i) {
-    const auto& hold = batch.holds[i];
+  // Checkout rows are inserted in id order: two quotas whose batches share multi-item checkouts
+  // then take the unique-index locks in the same order and cannot deadlock.
+  std::vector<const new_hold*> ordered;
+  for (const auto& hold : batch.holds) ordered.push_back(&hold);
+  std::sort(ordered.begin(), ordered.end(), [](auto* a, auto* b) { return a->checkout_id < b->checkout_id; });
+  for (std::size_t i = 0; i < ordered.size(); ++i) {
+    const auto& hold = *ordered[i];
     auto separator = i ? "," : "";
     checkouts += separator;
     checkouts += "(" + transaction.quote(hold.checkout_id) + "," + transaction.quote(hold.event_id) + "," +
