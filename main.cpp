@@ -60,11 +60,16 @@ int fail_start(int exit_code, const std::string& message) {
   return exit_code;
 }
 
+std::string lower_case(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
 io::gateway_limits limits_from(const config::settings& values) {
   return {values.http_header_size_max_bytes, values.http_body_size_max_bytes,
           values.http_read_timeout_ms,       values.http_idle_timeout_ms,
           values.http_connections_max,       values.websocket_message_size_max_bytes,
-          values.websocket_send_queue_max};
+          values.websocket_send_queue_max,   lower_case(values.http_client_address_header)};
 }
 
 void report_pool_metrics(io::metrics& stats, const storage::connection_pool& pool) {
@@ -154,9 +159,10 @@ int run(const config::settings& values, const sigset_t& signals) {
   actor_config.set("scheduler.max-threads", values.actor_threads);
   supervision::add_supervision_error_category(actor_config);
   actors::add_inventory_error_category(actor_config);
+  // Declared before the actor system so it outlives any actor (abandoned request actors too).
+  cluster::router directory{static_cast<std::uint32_t>(values.shard_count)};
   caf::actor_system system{actor_config};
 
-  cluster::router directory{static_cast<std::uint32_t>(values.shard_count)};
   auto shared = make_services(values, node_id, pool, directory, system);
   auto probe_timeout = values.database_connect_timeout_ms + milliseconds{1000};
   auto root = supervision::spawn_supervisor(
@@ -166,7 +172,6 @@ int run(const config::settings& values, const sigset_t& signals) {
           return actors::spawn_readiness_probe(actors, pool, status, values.readiness_probe_interval_ms, probe_timeout);
         }},
        supervision::supervisor_child_spec("regions", {}, cluster::region_children(directory, shared, epochs.value()))});
-  cluster::activate_quotas_with_live_holds(shared);
 
   io::metrics stats;
   stats.add_collect_hook([&pool, &system](io::metrics& m) {
@@ -179,6 +184,7 @@ int run(const config::settings& values, const sigset_t& signals) {
   io::add_organizer_routes(routes, {&pool, &credentials});
   io::inventory_routes_context inventory{&system, &directory, &credentials, &pool, shared->limits,
                                          values.fault_injection};
+  inventory.hold_with_row_lock = values.hold_strategy == "row_lock";
   io::add_checkout_routes(routes, inventory);
   io::add_event_routes(routes, inventory);
   io::gateway gateway{values.http_host, values.http_port, values.http_threads, limits_from(values), routes, stats};

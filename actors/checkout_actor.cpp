@@ -1,5 +1,10 @@
 #include "actors/checkout_actor.hpp"
 
+#include <algorithm>
+#include <functional>
+#include <unordered_map>
+#include <stdexcept>
+
 #include <caf/actor_system.hpp>
 #include <caf/after.hpp>
 #include <caf/event_based_actor.hpp>
@@ -23,6 +28,13 @@ namespace {
 
 using loaded_atom = caf::atom_constant<caf::atom("loaded")>;
 using warning_atom = caf::atom_constant<caf::atom("warning")>;
+using recorded_atom = caf::atom_constant<caf::atom("recorded")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+
+// A failed creation gives back what it may have held: each release is retried this often, this
+// far apart, before the hold is left to expire on its own.
+constexpr int release_attempts_max = 20;
+constexpr std::chrono::milliseconds release_retry_delay_ms{250};
 
 struct checkout_state {
   std::shared_ptr<const services> shared;
@@ -30,8 +42,13 @@ struct checkout_state {
   bool load_started = false;
   checkout_view view;  // status empty: no such checkout (yet)
   std::string request_hash;
+  // Creating this checkout failed after holds were taken and released: a retry of the same
+  // request gets the same error (the released holds cannot be taken again under this id).
+  std::optional<std::int32_t> failure_code;
   std::vector<push_sink_pointer> subscribers;
   std::uint64_t warning_generation = 0;
+  std::uint64_t retry_token = 0;
+  std::unordered_map<std::uint64_t, std::function<void()>> retries;  // run by retry_atom
   static inline const char* name = "checkout";
 };
 
@@ -61,7 +78,9 @@ void adopt_row(checkout_state& state, const storage::checkout_row& row) {
   view.expires_at_ms = row.expires_at_ms;
   view.extended = row.extended;
   state.request_hash = row.request_hash_hex;
+  state.failure_code = row.failure_code;
   view.lines.clear();
+  if (row.failure_code) return;  // never held as a whole: invisible, replayed as its error
   bool all_held = !row.lines.empty() && static_cast<std::int32_t>(row.lines.size()) == row.item_count;
   bool any_expired = false;
   for (const auto& line : row.lines) {
@@ -101,11 +120,31 @@ void on_loaded(checkout_actor* self, const checkout_row_pointer& row, bool ok) {
   self->become(running(self));
 }
 
+// An activation for an id with no checkout answers not_found and stops at once, so made-up ids
+// cannot pile up actors until the idle timeout.
+caf::error forget(checkout_actor* self) {
+  self->quit();
+  return caf::make_error(inventory_errc::not_found);
+}
+
 // Other requests for this checkout wait in the mailbox while it talks to the event and quotas,
 // so an Idempotency-Key sent 50 times at once creates one hold and answers 49 replays.
 void block(checkout_actor* self) {
   self->set_default_handler(caf::skip);
-  self->become(caf::keep_behavior, caf::behavior{[](crash_atom) {}});
+  self->become(caf::keep_behavior, caf::behavior{[self](retry_atom, std::uint64_t token) {
+    auto found = self->state.retries.find(token);
+    if (found == self->state.retries.end()) return;
+    auto retry = std::move(found->second);
+    self->state.retries.erase(found);
+    retry();
+  }});
+}
+
+// Runs `action` after `delay`, also while the actor is blocked.
+void after_delay(checkout_actor* self, std::chrono::milliseconds delay, std::function<void()> action) {
+  auto token = ++self->state.retry_token;
+  self->state.retries.emplace(token, std::move(action));
+  self->delayed_send(self, delay, retry_atom::value, token);
 }
 
 void unblock(checkout_actor* self) {
@@ -127,6 +166,22 @@ void ask(checkout_actor* self, entity_kind kind, const std::string& key, caf::me
       .then([on_reply](Reply& reply) { on_reply(reply); }, [on_error](caf::error& failure) { on_error(failure); });
 }
 
+// Releases the checkout's hold of one ticket type, retrying while the outcome is unknown (the
+// quota restarting, the database away) so a failed creation leaves no seat held behind.
+void release_hold(checkout_actor* self, const std::string& ticket_type_id, const std::string& checkout_id,
+                  int attempt, std::function<void()> done) {
+  ask<caf::ok_atom>(
+      self, entity_kind::quota, ticket_type_id, caf::make_message(release_atom::value, checkout_id),
+      [done](caf::ok_atom&) { done(); },
+      [self, ticket_type_id, checkout_id, attempt, done](caf::error& failure) {
+        bool settled = is_inventory_error(failure) && inventory_code(failure) == inventory_errc::not_held;
+        if (settled || attempt + 1 >= release_attempts_max) return done();
+        after_delay(self, release_retry_delay_ms, [self, ticket_type_id, checkout_id, attempt, done] {
+          release_hold(self, ticket_type_id, checkout_id, attempt + 1, done);
+        });
+      });
+}
+
 struct creation {
   checkout_request request;
   caf::response_promise promise;
@@ -136,6 +191,36 @@ struct creation {
   std::size_t pending = 0;
   caf::error failure;
 };
+
+// Stores why creating the checkout failed, then answers: a retry with the same Idempotency-Key
+// gets this error again (as Stripe replays a stored failure), not a fresh attempt on holds that
+// exist, released, under this id; the buyer retries with a new key.
+void record_failure(checkout_actor* self, const std::shared_ptr<creation>& job) {
+  auto& state = self->state;
+  auto code = static_cast<std::int32_t>(is_inventory_error(job->failure) ? inventory_code(job->failure)
+                                                                         : inventory_errc::outcome_unknown);
+  state.failure_code = code;
+  state.request_hash = job->request.request_hash;
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  auto where = state.where;
+  auto node = state.shared->node_id;
+  auto id = state.view.id;
+  auto answer = [self, job] {
+    unblock(self);
+    job->promise.deliver(job->failure);
+  };
+  auto accepted = state.shared->database->submit(
+      [me, where, node, id, code](pqxx::connection& connection) {
+        storage::record_checkout_failure(connection, where.shard, where.epoch, node, id, code);
+        caf::anon_send(me, recorded_atom::value);
+      },
+      [me](const storage::error&) { caf::anon_send(me, recorded_atom::value); });
+  if (accepted != storage::submit_status::accepted) return answer();
+  self->become(caf::keep_behavior, [self, answer](recorded_atom) {
+    self->unbecome();
+    answer();
+  });
+}
 
 void finish_creation(checkout_actor* self, const std::shared_ptr<creation>& job) {
   auto& state = self->state;
@@ -156,10 +241,12 @@ void finish_creation(checkout_actor* self, const std::shared_ptr<creation>& job)
   }
   // All or nothing: give back whatever a quota may have held, then answer the failure.
   auto releases = std::make_shared<std::size_t>(0);
-  auto settle = [self, job, releases] {
+  bool any_hold = std::any_of(job->may_hold.begin(), job->may_hold.end(), [](bool may) { return may; });
+  auto settle = [self, job, releases, any_hold] {
     if (--*releases > 0) return;
     tell_entity(*self->state.shared, entity_kind::event, job->request.event_id,
                 caf::make_message(holds_ended_atom::value, job->request.checkout_id));
+    if (any_hold) return record_failure(self, job);
     unblock(self);
     job->promise.deliver(job->failure);
   };
@@ -167,9 +254,7 @@ void finish_creation(checkout_actor* self, const std::shared_ptr<creation>& job)
   for (std::size_t i = 0; i < job->request.items.size(); ++i) {
     if (!job->may_hold[i]) continue;
     ++*releases;
-    ask<caf::ok_atom>(self, entity_kind::quota, job->request.items[i].ticket_type_id,
-                      caf::make_message(release_atom::value, job->request.checkout_id),
-                      [settle](caf::ok_atom&) { settle(); }, [settle](caf::error&) { settle(); });
+    release_hold(self, job->request.items[i].ticket_type_id, job->request.checkout_id, 0, settle);
   }
   settle();
 }
@@ -193,7 +278,7 @@ void reserve_all(checkout_actor* self, const std::shared_ptr<creation>& job) {
         },
         [self, job, i](caf::error& failure) {
           // A definite refusal held nothing; a timeout or lost answer may have.
-          job->may_hold[i] = !is_inventory_error(failure);
+          job->may_hold[i] = !is_inventory_error(failure) || inventory_code(failure) == inventory_errc::outcome_unknown;
           if (!job->failure || !is_inventory_error(job->failure)) job->failure = failure;
           if (--job->pending == 0) finish_creation(self, job);
         });
@@ -202,6 +287,10 @@ void reserve_all(checkout_actor* self, const std::shared_ptr<creation>& job) {
 
 caf::result<checkout_view> create(checkout_actor* self, checkout_request& request) {
   auto& state = self->state;
+  if (state.failure_code) {
+    if (request.request_hash != state.request_hash) return caf::make_error(inventory_errc::idempotency_mismatch);
+    return caf::make_error(static_cast<inventory_errc>(*state.failure_code));
+  }
   if (!state.view.status.empty()) {
     if (request.request_hash != state.request_hash) return caf::make_error(inventory_errc::idempotency_mismatch);
     auto replay = state.view;
@@ -221,6 +310,10 @@ caf::result<checkout_view> create(checkout_actor* self, checkout_request& reques
         reserve_all(self, job);
       },
       [self, job](caf::error& failure) {
+        // The event may have counted this checkout against the buyer before its answer was
+        // lost (a timeout): tell it the checkout holds nothing.
+        tell_entity(*self->state.shared, entity_kind::event, job->request.event_id,
+                    caf::make_message(holds_ended_atom::value, job->request.checkout_id));
         unblock(self);
         job->promise.deliver(std::move(failure));
       });
@@ -250,26 +343,49 @@ void for_each_quota(checkout_actor* self, const caf::message& message, std::func
 
 caf::result<checkout_view> release(checkout_actor* self) {
   auto& state = self->state;
-  if (state.view.status.empty()) return caf::make_error(inventory_errc::not_found);
+  if (state.view.status.empty()) return forget(self);
   if (state.view.status != "held") return caf::make_error(inventory_errc::not_held);
   auto promise = self->make_response_promise();
   block(self);
-  for_each_quota<caf::ok_atom>(self, caf::make_message(release_atom::value, state.view.id), [self, promise](caf::error) mutable {
-    // A hold that is not held any more (it expired meanwhile) is released all the same.
+  // Only a line whose quota confirmed (or that was not held any more) counts as released; any
+  // other answer (timeout, database) leaves it held and is returned, so the buyer can retry.
+  auto lines = state.view.lines;
+  auto remaining = std::make_shared<std::size_t>(lines.size());
+  auto failure = std::make_shared<caf::error>();
+  auto settle = [self, promise, remaining, failure]() mutable {
+    if (--*remaining > 0) return;
     auto& view = self->state.view;
-    for (auto& line : view.lines)
-      if (line.status == "held") line.status = "released";
-    view.status = "released";
+    bool any_held = std::any_of(view.lines.begin(), view.lines.end(), [](auto& line) { return line.status == "held"; });
+    if (!any_held) view.status = "released";
     unblock(self);
+    if (*failure && any_held) return promise.deliver(*failure);
     promise.deliver(view);
     push(self, "released");
-  });
+  };
+  for (const auto& line : lines) {
+    auto type = line.line.ticket_type_id;
+    auto mark = [self, type] {
+      for (auto& entry : self->state.view.lines)
+        if (entry.line.ticket_type_id == type && entry.status == "held") entry.status = "released";
+    };
+    ask<caf::ok_atom>(
+        self, entity_kind::quota, type, caf::make_message(release_atom::value, state.view.id),
+        [mark, settle](caf::ok_atom&) mutable {
+          mark();
+          settle();
+        },
+        [mark, settle, failure](caf::error& error) mutable {
+          if (is_inventory_error(error) && inventory_code(error) == inventory_errc::not_held) mark();
+          else if (!*failure) *failure = error;
+          settle();
+        });
+  }
   return promise;
 }
 
 caf::result<checkout_view> extend(checkout_actor* self) {
   auto& state = self->state;
-  if (state.view.status.empty()) return caf::make_error(inventory_errc::not_found);
+  if (state.view.status.empty()) return forget(self);
   if (state.view.status != "held") return caf::make_error(inventory_errc::not_held);
   if (state.view.extended) return caf::make_error(inventory_errc::extension_used);
   auto new_deadline = state.view.expires_at_ms + state.shared->limits.hold_extension_ms.count();
@@ -308,8 +424,11 @@ caf::behavior running(checkout_actor* self) {
   return {
       [self](create_atom, checkout_request& request) { return create(self, request); },
       [self](view_atom) -> caf::result<checkout_view> {
-        if (self->state.view.status.empty()) return caf::make_error(inventory_errc::not_found);
+        if (self->state.view.status.empty()) return forget(self);
         return self->state.view;
+      },
+      [self](crash_atom) {
+        if (self->state.shared->fault_injection) throw std::runtime_error("injected checkout fault");
       },
       [self](release_atom) { return release(self); },
       [self](extend_atom) { return extend(self); },
@@ -318,7 +437,7 @@ caf::behavior running(checkout_actor* self) {
       },
       [self](subscribe_atom, push_sink_pointer& sink) -> caf::result<caf::ok_atom> {
         auto& state = self->state;
-        if (state.view.status.empty()) return caf::make_error(inventory_errc::not_found);
+        if (state.view.status.empty()) return forget(self);
         auto json = nlohmann::json{{"type", "state"}, {"checkout", nlohmann::json::parse(checkout_json(state.view))}};
         if (sink->push(json.dump())) state.subscribers.push_back(std::move(sink));
         return caf::ok_atom::value;

@@ -41,6 +41,8 @@ const char* to_string(inventory_errc code) {
     case inventory_errc::invalid_transition: return "invalid_transition";
     case inventory_errc::unknown_ticket_type: return "unknown_ticket_type";
     case inventory_errc::currency_mismatch: return "currency_mismatch";
+    case inventory_errc::overloaded: return "overloaded";
+    case inventory_errc::outcome_unknown: return "outcome_unknown";
   }
   return "unknown";
 }

@@ -2,6 +2,7 @@
 
 #include <deque>
 #include <functional>
+#include <stdexcept>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
@@ -98,6 +99,8 @@ void run_write(event_actor* self, std::function<storage::write_outcome(pqxx::con
                std::function<void(storage::write_outcome)> on_written) {
   auto& state = self->state;
   if (state.writing) {
+    if (state.deferred_writes.size() >= state.shared->limits.event_writes_waiting_max)
+      return on_written(static_cast<storage::write_outcome>(-2));
     state.deferred_writes.emplace_back(std::move(write), std::move(on_written));
     return;
   }
@@ -118,6 +121,13 @@ void run_write(event_actor* self, std::function<storage::write_outcome(pqxx::con
     state.writing = false;
     auto done = std::move(state.on_written);
     done(static_cast<storage::write_outcome>(outcome));
+    if (outcome < 0) {
+      // The write may or may not have committed: this activation's picture cannot be trusted.
+      // Stop; the next message activates the event again from PostgreSQL.
+      for (auto& [write, waiting] : state.deferred_writes) waiting(static_cast<storage::write_outcome>(-1));
+      state.deferred_writes.clear();
+      return self->quit(caf::make_error(inventory_errc::database_unavailable));
+    }
     if (!state.writing && !state.deferred_writes.empty()) {
       auto [next_write, next_done] = std::move(state.deferred_writes.front());
       state.deferred_writes.pop_front();
@@ -127,6 +137,7 @@ void run_write(event_actor* self, std::function<storage::write_outcome(pqxx::con
 }
 
 caf::error write_error(storage::write_outcome outcome) {
+  if (static_cast<int>(outcome) == -2) return caf::make_error(inventory_errc::overloaded);
   switch (outcome) {
     case storage::write_outcome::written: return {};
     case storage::write_outcome::fenced: return caf::make_error(inventory_errc::fenced);
@@ -188,8 +199,9 @@ caf::result<event_view> add_type(event_actor* self, const std::string& workspace
   auto node = state.shared->node_id;
   run_write(
       self,
-      [type, where, node](pqxx::connection& connection) {
-        return storage::insert_ticket_type(connection, where.shard, where.epoch, node, type);
+      [type, where, node, type_shard = static_cast<std::int32_t>(state.shared->directory->shard_of(type.id))](
+          pqxx::connection& connection) {
+        return storage::insert_ticket_type(connection, where.shard, where.epoch, node, type, type_shard);
       },
       [self, promise, type](storage::write_outcome outcome) mutable {
         if (auto failure = write_error(outcome)) return promise.deliver(failure);
@@ -249,17 +261,32 @@ caf::result<event_view> update_type(event_actor* self, const std::string& worksp
   return promise;
 }
 
+// An activation for an id with no event (a mistyped or made-up id) answers not_found and
+// stops at once, so unknown ids cannot pile up actors (and their memory) until the idle timeout.
+caf::error forget(event_actor* self) {
+  if (!self->state.writing) self->quit();
+  return caf::make_error(inventory_errc::not_found);
+}
+
 caf::result<checkout_request> prepare(event_actor* self, checkout_request& request) {
   auto& state = self->state;
+  if (!state.exists) return forget(self);
   const auto& limits = state.shared->limits;
   if (!state.exists || state.event.status == "draft") return caf::make_error(inventory_errc::not_found);
   if (state.event.status != "published" || state.shared->now_ms(self->clock()) >= state.event.ends_at_ms)
     return caf::make_error(inventory_errc::not_on_sale);
+  // Everything that can be checked without the quotas is checked here, before any seat is
+  // held, so a request that is bad in one item writes nothing for the others.
+  auto now = state.shared->now_ms(self->clock());
   for (const auto& item : request.items) {
     auto type = std::find_if(state.types.begin(), state.types.end(),
                              [&](auto& t) { return t.id == item.ticket_type_id; });
     if (type == state.types.end()) return caf::make_error(inventory_errc::unknown_ticket_type);
     if (type->hidden) return caf::make_error(inventory_errc::hidden_ticket_type);
+    if (item.quantity < type->min_per_order || item.quantity > type->max_per_order)
+      return caf::make_error(inventory_errc::quantity_out_of_range);
+    if ((type->sale_starts_at_ms && now < *type->sale_starts_at_ms) || (type->sale_ends_at_ms && now >= *type->sale_ends_at_ms))
+      return caf::make_error(inventory_errc::not_on_sale);
   }
   auto email_count = state.by_email.count(request.buyer_email) ? state.by_email[request.buyer_email] : 0;
   auto address_count = state.by_address.count(request.client_address) ? state.by_address[request.client_address] : 0;
@@ -313,6 +340,7 @@ caf::behavior running(event_actor* self) {
       },
       [self](view_atom, const std::string& workspace_id) -> caf::result<event_view> {
         auto& state = self->state;
+        if (!state.exists) return forget(self);
         bool public_view = workspace_id.empty();
         if (public_view ? (!state.exists || state.event.status == "draft") : !owned_by(state, workspace_id))
           return caf::make_error(inventory_errc::not_found);
@@ -336,6 +364,9 @@ caf::behavior running(event_actor* self) {
         return caf::ok_atom::value;
       },
       [self](push_atom) { push_availability(self); },
+      [self](crash_atom) {
+        if (self->state.shared->fault_injection) throw std::runtime_error("injected event fault");
+      },
       caf::after(self->state.shared->limits.entity_idle_timeout_ms) >>
           [self] {
             // Passivate when idle: everything is in PostgreSQL; the next message reactivates.

@@ -64,6 +64,8 @@ enum class inventory_errc : std::uint8_t {
   invalid_transition,     // e.g. publishing a closed event
   unknown_ticket_type,    // a checkout names a ticket type the event does not have
   currency_mismatch,      // an amount in another currency than the event's
+  overloaded,             // an entity's bounded queue is full: retry shortly
+  outcome_unknown,        // the write may or may not have committed (connection lost, crash)
 };
 
 const char* to_string(inventory_errc code);

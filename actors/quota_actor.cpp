@@ -29,6 +29,9 @@ using committed_atom = caf::atom_constant<caf::atom("committed")>;
 using expiry_atom = caf::atom_constant<caf::atom("expiry")>;
 
 
+// How long a quota waits before loading again after the database refused or failed a load.
+constexpr std::chrono::milliseconds reload_retry_delay_ms{200};
+
 struct live_hold {
   std::int32_t quantity = 0;
   std::int64_t expires_at_ms = 0;
@@ -54,6 +57,7 @@ struct quota_state {
   bool loading = false;
   bool stale = false;
   storage::ticket_type_row type;
+  std::int64_t writer_generation = 0;
   std::unordered_map<std::string, live_hold> holds;
   std::set<std::pair<std::int64_t, std::string>> deadlines;  // (expires_at_ms, checkout_id)
   std::deque<pending_op> queue;
@@ -79,6 +83,11 @@ held_line line_for(const quota_state& state, std::int32_t quantity, std::int64_t
   return {state.ticket_type_id, state.type.name, quantity, state.type.price_minor, state.type.currency, expires_at_ms};
 }
 
+void fail_queue(quota_actor* self, inventory_errc code) {
+  for (auto& op : self->state.queue) op.promise.deliver(caf::make_error(code));
+  self->state.queue.clear();
+}
+
 void start_load(quota_actor* self) {
   auto& state = self->state;
   state.loading = true;
@@ -94,13 +103,12 @@ void start_load(quota_actor* self) {
       [me](const storage::error& failure) {
         caf::anon_send(me, loaded_atom::value, snapshot_pointer{}, failure.message);
       });
-  if (accepted != storage::submit_status::accepted)
-    self->delayed_send(self, std::chrono::milliseconds{100}, reload_atom::value);
-}
-
-void fail_queue(quota_actor* self, inventory_errc code) {
-  for (auto& op : self->state.queue) op.promise.deliver(caf::make_error(code));
-  self->state.queue.clear();
+  if (accepted != storage::submit_status::accepted) {
+    // The database queue is full: answer what waits (it can be retried) and try again shortly.
+    state.loading = false;
+    fail_queue(self, inventory_errc::overloaded);
+    self->delayed_send(self, reload_retry_delay_ms, reload_atom::value);
+  }
 }
 
 void arm_expiry_timer(quota_actor* self) {
@@ -124,6 +132,7 @@ void on_loaded(quota_actor* self, const snapshot_pointer& snapshot) {
     return;
   }
   state.type = snapshot->ticket_type;
+  state.writer_generation = snapshot->writer_generation;
   state.holds.clear();
   state.deadlines.clear();
   for (const auto& hold : snapshot->holds) {
@@ -165,7 +174,8 @@ decision decide_reserve(quota_actor* self, pending_op& op, batch_plan& plan) {
     return fail(inventory_errc::not_on_sale);
   if (request.quantity < type.min_per_order || request.quantity > type.max_per_order)
     return fail(inventory_errc::quantity_out_of_range);
-  if (type.sold + type.held + plan.held_delta + request.quantity > type.capacity) return fail(inventory_errc::sold_out);
+  auto capacity = state.batch.new_capacity.value_or(type.capacity);
+  if (type.sold + type.held + plan.held_delta + request.quantity > capacity) return fail(inventory_errc::sold_out);
   plan.held_delta += request.quantity;
   plan.touched.insert(request.checkout_id);
   state.batch.holds.push_back({request.checkout_id, request.event_id, request.buyer_email, request.client_address,
@@ -225,15 +235,18 @@ void submit_batch(quota_actor* self) {
   auto batch = std::make_shared<const storage::quota_batch>(state.batch);
   auto accepted = state.shared->database->submit(
       [me, generation, batch](pqxx::connection& connection) {
-        auto outcome = storage::commit_quota_batch(connection, *batch);
-        caf::anon_send(me, committed_atom::value, generation, static_cast<std::int32_t>(outcome), std::string{});
+        auto result = storage::commit_quota_batch(connection, *batch);
+        caf::anon_send(me, committed_atom::value, generation, static_cast<std::int32_t>(result.outcome), std::string{},
+                       std::move(result.refused_holds));
       },
       [me, generation](const storage::error& failure) {
-        caf::anon_send(me, committed_atom::value, generation, std::int32_t{-1}, failure.message);
+        caf::anon_send(me, committed_atom::value, generation, std::int32_t{-1}, failure.message,
+                       std::vector<std::string>{});
       });
   if (accepted != storage::submit_status::accepted) {
     // The database queue is full: nothing was written, the requests can be retried.
-    caf::anon_send(me, committed_atom::value, generation, std::int32_t{-1}, std::string{"database queue full"});
+    caf::anon_send(me, committed_atom::value, generation, std::int32_t{-1}, std::string{"database queue full"},
+                   std::vector<std::string>{});
   }
 }
 
@@ -247,6 +260,7 @@ void maybe_start_batch(quota_actor* self) {
   state.batch.shard = state.where.shard;
   state.batch.epoch = state.where.epoch;
   state.batch.node_id = state.shared->node_id;
+  state.batch.writer_generation = state.writer_generation;
   state.batch_ops.clear();
   batch_plan plan;
   collect_expiries(self, plan);
@@ -261,7 +275,7 @@ void maybe_start_batch(quota_actor* self) {
   submit_batch(self);
 }
 
-void apply_committed_batch(quota_actor* self) {
+void apply_committed_batch(quota_actor* self, const std::set<std::string>& refused) {
   auto& state = self->state;
   auto& batch = state.batch;
   auto end_hold = [&](const std::string& checkout_id, hold_end how) {
@@ -276,6 +290,7 @@ void apply_committed_batch(quota_actor* self) {
                 caf::make_message(holds_ended_atom::value, checkout_id));
   };
   for (const auto& hold : batch.holds) {
+    if (refused.count(hold.checkout_id)) continue;
     state.holds[hold.checkout_id] = {hold.quantity, hold.expires_at_ms};
     state.deadlines.emplace(hold.expires_at_ms, hold.checkout_id);
     state.type.held += hold.quantity;
@@ -291,12 +306,15 @@ void apply_committed_batch(quota_actor* self) {
   if (batch.new_capacity) state.type.capacity = *batch.new_capacity;
 }
 
-void answer_committed_batch(quota_actor* self) {
+void answer_committed_batch(quota_actor* self, const std::set<std::string>& refused) {
   auto& state = self->state;
   for (auto& op : state.batch_ops) {
     switch (op.type) {
       case pending_op::kind::reserve:
-        op.promise.deliver(line_for(state, op.reserve.quantity, op.reserve.expires_at_ms));
+        // A checkout that already had a hold of this type (an earlier attempt, released) is
+        // not held again: the buyer must start a new checkout.
+        if (refused.count(op.reserve.checkout_id)) op.promise.deliver(caf::make_error(inventory_errc::not_held));
+        else op.promise.deliver(line_for(state, op.reserve.quantity, op.reserve.expires_at_ms));
         break;
       case pending_op::kind::release:
         op.promise.deliver(caf::ok_atom::value);
@@ -312,20 +330,24 @@ void answer_committed_batch(quota_actor* self) {
   state.batch_ops.clear();
 }
 
-void on_committed(quota_actor* self, std::uint64_t generation, std::int32_t outcome, const std::string& failure) {
+void on_committed(quota_actor* self, std::uint64_t generation, std::int32_t outcome, const std::string& failure,
+                  const std::vector<std::string>& refused_holds) {
   auto& state = self->state;
   if (generation != state.batch_generation || !state.in_flight) return;
   state.in_flight = false;
   if (outcome == static_cast<std::int32_t>(storage::batch_outcome::committed)) {
-    apply_committed_batch(self);
-    answer_committed_batch(self);
+    std::set<std::string> refused(refused_holds.begin(), refused_holds.end());
+    apply_committed_batch(self, refused);
+    answer_committed_batch(self, refused);
     tell_entity(*state.shared, entity_kind::event, state.type.event_id,
                 caf::make_message(availability_atom::value, current_availability(state)));
     arm_expiry_timer(self);
     return maybe_start_batch(self);
   }
-  auto code = outcome == static_cast<std::int32_t>(storage::batch_outcome::fenced) ? inventory_errc::fenced
-                                                                                   : inventory_errc::database_unavailable;
+  // Fenced and conflicting batches rolled back; a failed job may or may not have committed.
+  auto code = outcome == static_cast<std::int32_t>(storage::batch_outcome::fenced)     ? inventory_errc::fenced
+              : outcome == static_cast<std::int32_t>(storage::batch_outcome::conflict) ? inventory_errc::database_unavailable
+                                                                                        : inventory_errc::outcome_unknown;
   for (auto& op : state.batch_ops) op.promise.deliver(caf::make_error(code));
   state.batch_ops.clear();
   if (code == inventory_errc::fenced) {
@@ -344,9 +366,22 @@ caf::behavior quota(quota_actor* self, std::string ticket_type_id, placement whe
   self->state.ticket_type_id = std::move(ticket_type_id);
   self->state.where = where;
   self->state.shared = std::move(shared);
+  // A fault (a bug, or an injected crash) must not leave callers waiting for their timeout:
+  // answer everything pending, then let the region restart the quota from PostgreSQL.
+  self->set_exception_handler([self](std::exception_ptr&) -> caf::error {
+    // The batch in flight may still commit: its callers must treat their request as unknown.
+    for (auto& op : self->state.batch_ops) op.promise.deliver(caf::make_error(inventory_errc::outcome_unknown));
+    self->state.batch_ops.clear();
+    fail_queue(self, inventory_errc::database_unavailable);
+    return caf::sec::runtime_error;
+  });
   start_load(self);
   auto enqueue = [self](pending_op op) {
     auto promise = self->make_response_promise();
+    if (self->state.queue.size() >= self->state.shared->limits.quota_queue_max) {
+      promise.deliver(caf::make_error(inventory_errc::overloaded));
+      return promise;
+    }
     op.promise = promise;
     self->state.queue.push_back(std::move(op));
     maybe_start_batch(self);
@@ -381,23 +416,25 @@ caf::behavior quota(quota_actor* self, std::string ticket_type_id, placement whe
       [self](reload_atom) {
         self->state.stale = true;
         maybe_start_batch(self);
-        return caf::ok_atom::value;
       },
       [self](loaded_atom, const snapshot_pointer& snapshot) { on_loaded(self, snapshot); },
       [self](loaded_atom, const snapshot_pointer&, const std::string& failure) {
         log::warn("quota could not load", {{"ticket_type.id", self->state.ticket_type_id}, {"error.message", failure}});
         self->state.loading = false;
         fail_queue(self, inventory_errc::database_unavailable);
-        self->delayed_send(self, std::chrono::milliseconds{500}, reload_atom::value);
+        self->delayed_send(self, reload_retry_delay_ms, reload_atom::value);
       },
-      [self](committed_atom, std::uint64_t generation, std::int32_t outcome, const std::string& failure) {
-        on_committed(self, generation, outcome, failure);
+      [self](committed_atom, std::uint64_t generation, std::int32_t outcome, const std::string& failure,
+             const std::vector<std::string>& refused_holds) {
+        on_committed(self, generation, outcome, failure, refused_holds);
       },
       [self](expiry_atom, std::uint64_t generation) {
         if (generation != self->state.timer_generation) return;
-        self->state.armed_deadline_ms = 0;
+        auto& state = self->state;
+        state.armed_deadline_ms = 0;
+        if (!state.loaded || state.loading) return;  // on_loaded arms the timer again
         maybe_start_batch(self);
-        if (!self->state.in_flight) arm_expiry_timer(self);
+        if (!state.in_flight && !state.loading) arm_expiry_timer(self);
       },
       [self](crash_atom) {
         if (self->state.shared->fault_injection) throw std::runtime_error("injected quota fault");

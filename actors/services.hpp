@@ -24,6 +24,8 @@ class entity_directory {
   // The actor that accepts `(deliver_atom, entity_kind, key, caf::message)` for `key`; invalid
   // when no node serves the key's shard right now.
   virtual caf::actor region_for(std::string_view key) const = 0;
+  // The shard `key` maps to (stored with rows so a region can find its own entities).
+  virtual std::uint32_t shard_of(std::string_view key) const = 0;
 };
 
 // Where an entity's writes are fenced: its shard and the epoch this node owns it under.
@@ -37,6 +39,10 @@ struct inventory_limits {
   std::chrono::milliseconds hold_ttl_ms{600'000};
   std::chrono::milliseconds hold_extension_ms{300'000};
   std::size_t batch_size_max = 512;
+  // Requests one quota keeps waiting for its next batch; beyond it answers `overloaded`.
+  std::size_t quota_queue_max = 20'000;
+  // Organizer writes one event keeps waiting behind the one in flight.
+  std::size_t event_writes_waiting_max = 64;
   std::chrono::milliseconds request_timeout_ms{10'000};
   std::int32_t buyer_checkouts_max = 3;      // live checkouts per buyer email and event
   std::int32_t address_checkouts_max = 50;   // per client address and event (NATs share one)

@@ -14,8 +14,31 @@
 
 namespace eventstripe::cluster {
 
+namespace {
+
+// Lists the shard's ticket types with live holds as a pool job and activates their quotas.
+recovery_function live_quota_recovery(std::shared_ptr<const actors::services> shared) {
+  return [shared](caf::actor region, actors::placement where) {
+    auto retry = [region] { caf::delayed_anon_send(region, recovery_retry_delay_ms, actors::reload_atom::value); };
+    auto accepted = shared->database->submit(
+        [region, where](pqxx::connection& connection) {
+          for (const auto& id : storage::ticket_types_with_live_holds(connection, where.shard))
+            caf::anon_send(region, actors::activate_atom::value, actors::entity_kind::quota, id);
+        },
+        [retry, where](const storage::error& failure) {
+          log::warn("region could not list its quotas with live holds; retrying",
+                    {{"shard", where.shard}, {"error.message", failure.message}});
+          retry();
+        });
+    if (accepted != storage::submit_status::accepted) retry();
+  };
+}
+
+}  // namespace
+
 std::vector<supervision::child_spec> region_children(router& table, std::shared_ptr<const actors::services> shared,
                                                      const std::vector<std::int64_t>& epochs) {
+  auto recover = live_quota_recovery(shared);
   entity_factory factory = [shared](caf::actor_system& system, actors::entity_kind kind, const std::string& key,
                                     actors::placement where) -> caf::actor {
     switch (kind) {
@@ -29,8 +52,8 @@ std::vector<supervision::child_spec> region_children(router& table, std::shared_
   for (std::uint32_t shard = 0; shard < epochs.size(); ++shard) {
     actors::placement where{static_cast<std::int32_t>(shard), epochs[shard]};
     children.push_back({"region-" + std::to_string(shard),
-                        [&table, factory, where, shard](caf::actor_system& system) {
-                          auto region = spawn_region(system, where, factory, entity_shutdown_timeout_ms);
+                        [&table, factory, recover, where, shard](caf::actor_system& system) {
+                          auto region = spawn_region(system, where, factory, recover, entity_shutdown_timeout_ms);
                           table.set_region(shard, region);
                           return region;
                         },
@@ -38,22 +61,6 @@ std::vector<supervision::child_spec> region_children(router& table, std::shared_
                         entity_shutdown_timeout_ms + std::chrono::milliseconds{1'000}});
   }
   return children;
-}
-
-void activate_quotas_with_live_holds(std::shared_ptr<const actors::services> shared) {
-  auto accepted = shared->database->submit(
-      [shared](pqxx::connection& connection) {
-        auto ids = storage::ticket_types_with_live_holds(connection);
-        for (const auto& id : ids) {
-          auto region = shared->directory->region_for(id);
-          if (region) caf::anon_send(region, actors::activate_atom::value, actors::entity_kind::quota, id);
-        }
-        log::info("quotas with live holds activated", {{"quotas", static_cast<std::uint64_t>(ids.size())}});
-      },
-      [](const storage::error& failure) {
-        log::error("could not list quotas with live holds", {{"error.message", failure.message}});
-      });
-  if (accepted != storage::submit_status::accepted) log::error("could not list quotas with live holds: queue full");
 }
 
 }  // namespace eventstripe::cluster

@@ -105,7 +105,7 @@ void begin_stop(region_actor* self, caf::error reason) {
 
 namespace {
 
-caf::behavior region(region_actor* self, actors::placement where, entity_factory factory,
+caf::behavior region(region_actor* self, actors::placement where, entity_factory factory, recovery_function recover,
                      std::chrono::milliseconds shutdown_timeout_ms) {
   self->state.where = where;
   self->state.factory = std::move(factory);
@@ -115,7 +115,12 @@ caf::behavior region(region_actor* self, actors::placement where, entity_factory
   });
   self->set_down_handler([self](caf::down_msg& down) { on_child_down(self, down); });
   self->set_exit_handler([self](caf::exit_msg& exit) { begin_stop(self, exit.reason); });
+  auto me = caf::actor_cast<caf::actor>(self);
+  if (recover) recover(me, where);
   return {
+      [self, recover](actors::reload_atom) {
+        if (recover && !self->state.stopping) recover(caf::actor_cast<caf::actor>(self), self->state.where);
+      },
       [self](actors::deliver_atom, entity_kind kind, std::string& key,
              caf::message& payload) -> caf::result<caf::message> {
         if (self->state.stopping) return caf::make_error(actors::inventory_errc::fenced);
@@ -126,7 +131,8 @@ caf::behavior region(region_actor* self, actors::placement where, entity_factory
       [self](actors::tell_atom, entity_kind kind, std::string& key, caf::message& payload) {
         auto& children = *self->state.children;
         auto found = children.find(child_name(kind, key));
-        if (found != children.end()) self->send(found->second.actor, std::move(payload));
+        // Anonymous: a notification has no sender to answer, so no reply can come back here.
+        if (found != children.end()) caf::anon_send(found->second.actor, std::move(payload));
       },
       [self](actors::activate_atom, entity_kind kind, std::string& key) -> caf::result<caf::ok_atom> {
         if (self->state.stopping) return caf::make_error(actors::inventory_errc::fenced);
@@ -148,8 +154,8 @@ caf::behavior region(region_actor* self, actors::placement where, entity_factory
 }  // namespace
 
 caf::actor spawn_region(caf::actor_system& system, actors::placement where, entity_factory factory,
-                        std::chrono::milliseconds entity_shutdown_timeout_ms) {
-  return system.spawn(region, where, std::move(factory), entity_shutdown_timeout_ms);
+                        recovery_function recover, std::chrono::milliseconds entity_shutdown_timeout_ms) {
+  return system.spawn(region, where, std::move(factory), std::move(recover), entity_shutdown_timeout_ms);
 }
 
 }  // namespace eventstripe::cluster

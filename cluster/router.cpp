@@ -8,7 +8,9 @@ namespace eventstripe::cluster {
 
 router::router(std::uint32_t shard_count) : shard_count_(shard_count), regions_(shard_count) {}
 
-caf::actor router::region_for(std::string_view key) const { return region_of_shard(shard_of(key, shard_count_)); }
+caf::actor router::region_for(std::string_view key) const { return region_of_shard(shard_of(key)); }
+
+std::uint32_t router::shard_of(std::string_view key) const { return cluster::shard_of(key, shard_count_); }
 
 caf::actor router::region_of_shard(std::uint32_t shard) const {
   std::shared_lock lock{mutex_};

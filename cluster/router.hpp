@@ -19,6 +19,7 @@ class router final : public actors::entity_directory {
   explicit router(std::uint32_t shard_count);
 
   caf::actor region_for(std::string_view key) const override;
+  std::uint32_t shard_of(std::string_view key) const override;
   caf::actor region_of_shard(std::uint32_t shard) const;
   void set_region(std::uint32_t shard, caf::actor region);
   std::uint32_t shard_count() const { return shard_count_; }

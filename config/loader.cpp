@@ -51,6 +51,9 @@ const std::vector<key_spec>& key_table() {
        "open connections beyond this are answered 503 and closed", 1, 1'000'000},
       {"http.debug_endpoints", &settings::http_debug_endpoints, "bool",
        "serve /api/v1/debug/* (echo, slow request) for tests; never in production"},
+      {"http.client_address_header", &settings::http_client_address_header, "header",
+       "header a trusted proxy puts the client address in (e.g. X-Forwarded-For; its first entry); "
+       "empty: the TCP peer"},
       {"websocket.message_size_max_bytes", &settings::websocket_message_size_max_bytes, "bytes",
        "largest WebSocket message accepted (closed with 1009 beyond)", 16, 16 * 1024 * 1024},
       {"websocket.send_queue_max", &settings::websocket_send_queue_max, "messages",
@@ -84,6 +87,10 @@ const std::vector<key_spec>& key_table() {
        "availability WebSockets get at most one update per interval", 10, 60'000},
       {"inventory.expiry_warning_ms", &settings::expiry_warning_ms, "ms",
        "how long before expiry a checkout's WebSocket hears expiring_soon", 0, 3'600'000},
+      {"inventory.hold_strategy", &settings::hold_strategy, "strategy",
+       "row_lock: the benchmark's baseline — every hold is its own transaction that locks the ticket type row; "
+       "never in production",
+       0, 0, false, {"actor", "row_lock"}},
       {"inventory.entity_idle_timeout_ms", &settings::entity_idle_timeout_ms, "ms",
        "an entity actor idle this long passivates (it reloads on demand)", 1000, 86'400'000},
       {"cluster.shard_count", &settings::shard_count, "shards",

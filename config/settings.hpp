@@ -20,6 +20,7 @@ struct settings {
   std::chrono::milliseconds http_idle_timeout_ms{60'000};
   std::size_t http_connections_max = 10'000;
   bool http_debug_endpoints = false;
+  std::string http_client_address_header;  // empty: the TCP peer is the client
   std::size_t websocket_message_size_max_bytes = 64 * 1024;
   std::size_t websocket_send_queue_max = 64;
 
@@ -44,6 +45,8 @@ struct settings {
   std::chrono::milliseconds entity_idle_timeout_ms{900'000};
   std::size_t shard_count = 256;
   bool fault_injection = false;
+  // actor (the quota actors' group commit) or row_lock (bench/'s baseline; never in production).
+  std::string hold_strategy = "actor";
 
   // --- process ------------------------------------------------------------------------------
   std::string node_id;  // empty: derived from the host name and port at start

@@ -1,5 +1,6 @@
 // Buyers' side of the inventory: checkouts (holds) and the public event with its availability.
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include <caf/send.hpp>
@@ -7,12 +8,14 @@
 #include "actors/checkout_actor.hpp"
 #include "actors/protocol.hpp"
 #include "io/credentials.hpp"
+#include "io/database_job.hpp"
 #include "io/entity_call.hpp"
 #include "io/inventory_http.hpp"
 #include "io/inventory_routes.hpp"
 #include "io/json_body.hpp"
 #include "io/problem.hpp"
 #include "io/router.hpp"
+#include "storage/row_lock_baseline.hpp"
 
 namespace eventstripe::io {
 namespace {
@@ -25,6 +28,13 @@ constexpr std::size_t idempotency_key_size_max = 255;
 constexpr std::int64_t quantity_max = 1000;
 // WebSocket close code for "no such checkout/event" (4000-4999 are the application's).
 constexpr int close_not_found = 4404;
+
+// Creating a checkout takes up to three entity round trips (event, quotas, releases), each
+// bounded by the request timeout; the HTTP caller waits for all of them, or it could answer 503
+// for a hold that then commits.
+std::chrono::milliseconds creation_timeout(const inventory_routes_context& context) {
+  return context.limits.request_timeout_ms * 3 + std::chrono::milliseconds{1'000};
+}
 
 bool acceptable_idempotency_key(const std::string& key) {
   if (key.empty() || key.size() > idempotency_key_size_max) return false;
@@ -75,11 +85,54 @@ std::string canonical_form(const actors::checkout_request& checkout) {
 
 template <class Reply>
 void ask_entity(const inventory_routes_context& context, entity_kind kind, std::string key, caf::message message,
-                const std::string& request_id, responder respond, std::function<http_response(Reply&)> answer) {
+                const std::string& request_id, responder respond, std::function<http_response(Reply&)> answer,
+                std::chrono::milliseconds timeout = std::chrono::milliseconds{0}) {
+  if (timeout.count() == 0) timeout = context.limits.request_timeout_ms;
   call_entity<Reply>(
-      *context.system, *context.directory, kind, std::move(key), std::move(message), context.limits.request_timeout_ms,
+      *context.system, *context.directory, kind, std::move(key), std::move(message), timeout,
       [respond, answer](Reply& reply) { respond(answer(reply)); },
       [respond, request_id](caf::error& failure) { respond(inventory_problem(failure, request_id)); });
+}
+
+actors::inventory_errc row_lock_refusal(storage::row_lock_outcome outcome) {
+  using storage::row_lock_outcome;
+  switch (outcome) {
+    case row_lock_outcome::sold_out: return actors::inventory_errc::sold_out;
+    case row_lock_outcome::event_not_found: return actors::inventory_errc::not_found;
+    case row_lock_outcome::not_on_sale: return actors::inventory_errc::not_on_sale;
+    case row_lock_outcome::hidden_ticket_type: return actors::inventory_errc::hidden_ticket_type;
+    case row_lock_outcome::quantity_out_of_range: return actors::inventory_errc::quantity_out_of_range;
+    default: return actors::inventory_errc::unknown_ticket_type;
+  }
+}
+
+// inventory.hold_strategy=row_lock, bench/'s baseline: the hold is one pool job and one
+// transaction on the ticket type's row lock, without the actors (so no buyer limits either).
+void hold_with_row_lock(const inventory_routes_context& context, const actors::checkout_request& checkout,
+                        const std::string& request_id, responder respond) {
+  if (checkout.items.size() != 1)
+    return respond(problem(422, "baseline-single-item", "One item only",
+                           "The row_lock baseline (inventory.hold_strategy=row_lock) holds exactly one item per "
+                           "checkout."));
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  storage::row_lock_hold_request hold{checkout.checkout_id, checkout.event_id, checkout.items[0].ticket_type_id,
+                                      checkout.buyer_email, checkout.client_address, checkout.request_hash,
+                                      checkout.idempotency_key, checkout.items[0].quantity, now_ms,
+                                      now_ms + context.limits.hold_ttl_ms.count()};
+  answer_from_database(*context.pool, request_id, [hold, request_id](pqxx::connection& connection) {
+    auto outcome = storage::reserve_with_row_lock(connection, hold);
+    if (outcome.outcome == storage::row_lock_outcome::checkout_exists)
+      return problem(422, "baseline-no-replay", "Idempotency-Key used",
+                     "The row_lock baseline does not replay Idempotency-Keys; this one was used already.");
+    if (outcome.outcome != storage::row_lock_outcome::held)
+      return inventory_problem(caf::make_error(row_lock_refusal(outcome.outcome)), request_id);
+    actors::held_line line{hold.ticket_type_id, outcome.ticket_type_name, hold.quantity, outcome.unit_price_minor,
+                           outcome.currency, hold.expires_at_ms};
+    actors::checkout_view view{hold.checkout_id, hold.event_id, "held", hold.buyer_email, {{line, "held"}},
+                               hold.expires_at_ms, false, false};
+    return checkout_response(201, view);
+  }, std::move(respond));
 }
 
 void create_checkout(const inventory_routes_context& context, http_request& request, responder respond) {
@@ -92,13 +145,18 @@ void create_checkout(const inventory_routes_context& context, http_request& requ
                            "An Idempotency-Key is 1 to 255 printable ASCII characters."));
   checkout.request_hash = sha256_hex(canonical_form(checkout));
   checkout.idempotency_key = key ? *key : "";
-  checkout.checkout_id = key ? derived_id("co_", checkout.event_id + "\n" + *key) : random_id("co_");
+  // A key is scoped to the event and the buyer: the same key from another buyer is another
+  // checkout, and guessing a checkout's id needs its buyer's email as well as the key.
+  checkout.checkout_id =
+      key ? derived_id("co_", checkout.event_id + "\n" + checkout.buyer_email + "\n" + *key) : random_id("co_");
   checkout.client_address = request.client_address;
+  if (context.hold_with_row_lock) return hold_with_row_lock(context, checkout, request.request_id, std::move(respond));
   auto id = checkout.checkout_id;
   ask_entity<actors::checkout_view>(context, entity_kind::checkout, id,
                                     caf::make_message(actors::create_atom::value, std::move(checkout)),
                                     request.request_id, respond,
-                                    [](actors::checkout_view& view) { return checkout_response(201, view); });
+                                    [](actors::checkout_view& view) { return checkout_response(201, view); },
+                                    creation_timeout(context));
 }
 
 // GET, DELETE and POST .../extension: the same shape with a different message.

@@ -47,6 +47,8 @@ constexpr std::size_t linger_buffer_bytes = 16 * 1024;
 // How long close_all() waits for WebSocket close handshakes before the I/O threads stop.
 constexpr auto close_grace = std::chrono::seconds{2};
 constexpr std::size_t request_id_length_max = 128;
+// A forwarded client address longer than this is ignored (IPv6 with a zone fits in 64).
+constexpr std::size_t client_address_size_max = 64;
 
 }  // namespace
 
@@ -433,6 +435,15 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
       std::string name{to_std(field.name_string())};
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       request_.headers.emplace_back(std::move(name), std::string{to_std(field.value())});
+    }
+    if (const auto& header = shared_->limits.client_address_header; !header.empty()) {
+      if (const auto* forwarded = request_.header(header)) {
+        auto first = forwarded->substr(0, forwarded->find(','));
+        auto begin = first.find_first_not_of(' ');
+        auto end = first.find_last_not_of(' ');
+        if (begin != std::string::npos && end - begin < client_address_size_max)
+          request_.client_address = first.substr(begin, end - begin + 1);
+      }
     }
     if (!parse_target(to_std(message.target()), request_)) {
       route_ = "invalid";

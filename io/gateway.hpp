@@ -19,6 +19,9 @@ struct gateway_limits {
   std::size_t connections_max;
   std::size_t websocket_message_size_max_bytes;
   std::size_t websocket_send_queue_max;
+  // Lower-case name of the header a trusted proxy sets to the client's address; empty: use the
+  // TCP peer. Only set it behind a proxy that overwrites the header, or clients can forge it.
+  std::string client_address_header;
 };
 
 // The Boost.Beast HTTP/1.1 + WebSocket server. Beast and Asio live only in gateway.cpp; this

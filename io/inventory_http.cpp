@@ -62,6 +62,10 @@ problem_entry entry_for(inventory_errc code) {
       return {422, "unknown-ticket-type", "Unknown ticket type", "The event has no such ticket type."};
     case inventory_errc::currency_mismatch:
       return {422, "currency-mismatch", "Currency mismatch", "Amounts must be in the event's currency."};
+    case inventory_errc::outcome_unknown:
+      return {503, "outcome-unknown", "Try again", "The change may not have been committed; retry."};
+    case inventory_errc::overloaded:
+      return {503, "overloaded", "Overloaded", "Too many requests are waiting for this resource; retry shortly."};
   }
   return {500, "internal-error", "Internal error", "The request could not be handled."};
 }

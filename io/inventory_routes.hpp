@@ -20,6 +20,9 @@ struct inventory_routes_context {
   storage::connection_pool* pool = nullptr;  // the organizer's event list is a plain query
   actors::inventory_limits limits;
   bool fault_injection = false;  // serve POST /api/v1/debug/crash
+  // inventory.hold_strategy=row_lock: POST /api/v1/checkouts bypasses the actors and holds with a
+  // row lock per request (bench/'s baseline; never in production).
+  bool hold_with_row_lock = false;
 };
 
 // Buyers: POST/GET/DELETE /api/v1/checkouts[/{checkout_id}], POST .../extension,

@@ -115,7 +115,7 @@ write_outcome update_event(pqxx::connection& connection, std::int32_t shard, std
 }
 
 write_outcome insert_ticket_type(pqxx::connection& connection, std::int32_t shard, std::int64_t epoch,
-                                 const std::string& node_id, const ticket_type_row& type) {
+                                 const std::string& node_id, const ticket_type_row& type, std::int32_t type_shard) {
   pqxx::work transaction{connection};
   if (!sql::owns_shard(transaction, shard, epoch, node_id)) return write_outcome::fenced;
   transaction.exec_params(
@@ -124,7 +124,7 @@ write_outcome insert_ticket_type(pqxx::connection& connection, std::int32_t shar
       "$8, " +
           sql::optional_timestamp(type.sale_starts_at_ms) + ", " + sql::optional_timestamp(type.sale_ends_at_ms) +
           ", $9, $10, $11, $12)",
-      type.id, type.event_id, shard, type.name, type.description, type.price_minor, type.currency, type.capacity,
+      type.id, type.event_id, type_shard, type.name, type.description, type.price_minor, type.currency, type.capacity,
       type.min_per_order, type.max_per_order, type.hidden, type.position);
   transaction.commit();
   return write_outcome::written;

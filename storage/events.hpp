@@ -57,9 +57,10 @@ write_outcome insert_event(pqxx::connection& connection, std::int32_t shard, std
 write_outcome update_event(pqxx::connection& connection, std::int32_t shard, std::int64_t epoch,
                            const std::string& node_id, const event_row& event);
 
-// Inserts a ticket type of the event (held and sold start at zero).
+// Inserts a ticket type of the event (held and sold start at zero). The write is fenced by the
+// event's shard; `type_shard` is the ticket type's own shard (where its quota lives).
 write_outcome insert_ticket_type(pqxx::connection& connection, std::int32_t shard, std::int64_t epoch,
-                                 const std::string& node_id, const ticket_type_row& type);
+                                 const std::string& node_id, const ticket_type_row& type, std::int32_t type_shard);
 
 // Updates a ticket type's definition (not its capacity, which only its quota changes).
 write_outcome update_ticket_type(pqxx::connection& connection, std::int32_t shard, std::int64_t epoch,

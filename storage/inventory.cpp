@@ -1,6 +1,7 @@
 #include "storage/inventory.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include <pqxx/pqxx>
 
@@ -20,7 +21,8 @@ std::string id_list(pqxx::work& transaction, const std::vector<std::string>& ids
   return list + "]::text[]";
 }
 
-void insert_holds(pqxx::work& transaction, const quota_batch& batch) {
+// Returns the checkouts whose hold was not inserted (it existed already).
+std::vector<std::string> insert_holds(pqxx::work& transaction, const quota_batch& batch) {
   std::string checkouts =
       "INSERT INTO checkouts (id, event_id, buyer_email, client_address, item_count, request_hash, "
       "idempotency_key, expires_at) VALUES ";
@@ -48,7 +50,13 @@ void insert_holds(pqxx::work& transaction, const quota_batch& batch) {
   }
   // A checkout with several ticket types is written by the first of their quotas to commit.
   transaction.exec(checkouts + " ON CONFLICT (id) DO NOTHING");
-  transaction.exec(holds);
+  std::set<std::string> inserted;
+  for (const auto& row : transaction.exec(holds + " ON CONFLICT (checkout_id, ticket_type_id) DO NOTHING RETURNING checkout_id"))
+    inserted.insert(row[0].as<std::string>());
+  std::vector<std::string> refused;
+  for (const auto& hold : batch.holds)
+    if (!inserted.count(hold.checkout_id)) refused.push_back(hold.checkout_id);
+  return refused;
 }
 
 // Moves `ids` from held to `status`; false when any of them was not held any more.
@@ -63,7 +71,10 @@ bool transition(pqxx::work& transaction, const quota_batch& batch, const std::ve
 }
 
 bool extend(pqxx::work& transaction, const quota_batch& batch) {
-  for (const auto& extension : batch.extensions) {
+  // In checkout order, like the inserts: a multi-item checkout's row is updated by each quota.
+  auto extensions = batch.extensions;
+  std::sort(extensions.begin(), extensions.end(), [](auto& a, auto& b) { return a.checkout_id < b.checkout_id; });
+  for (const auto& extension : extensions) {
     auto held = transaction.exec(
         "UPDATE holds SET expires_at = " + timestamp(extension.expires_at_ms) +
         ", updated_at = now() WHERE ticket_type_id = " + transaction.quote(batch.ticket_type_id) +
@@ -134,38 +145,51 @@ result<std::vector<std::int64_t>> claim_shards_at_start(const std::string& url, 
 }
 
 std::optional<quota_snapshot> load_quota(pqxx::connection& connection, const std::string& ticket_type_id) {
-  pqxx::read_transaction transaction{connection};
+  pqxx::work transaction{connection};
+  auto generation = transaction.exec_params(
+      "UPDATE ticket_types SET writer_generation = writer_generation + 1 WHERE id = $1 RETURNING writer_generation",
+      ticket_type_id);
+  if (generation.empty()) return std::nullopt;
   auto rows = transaction.exec_params("SELECT " + ticket_type_columns() + " FROM ticket_types WHERE id = $1",
                                       ticket_type_id);
-  if (rows.empty()) return std::nullopt;
   quota_snapshot snapshot;
+  snapshot.writer_generation = generation[0][0].as<std::int64_t>();
   snapshot.ticket_type = read_ticket_type(rows[0]);
   auto holds = transaction.exec_params("SELECT checkout_id, quantity, " + sql::unix_ms("expires_at") +
                                            " FROM holds WHERE ticket_type_id = $1 AND status = 'held'",
                                        ticket_type_id);
   for (const auto& hold : holds)
     snapshot.holds.push_back({hold[0].as<std::string>(), hold[1].as<std::int32_t>(), hold[2].as<std::int64_t>()});
+  transaction.commit();
   return snapshot;
 }
 
-batch_outcome commit_quota_batch(pqxx::connection& connection, const quota_batch& batch) {
+batch_result commit_quota_batch(pqxx::connection& connection, const quota_batch& batch) {
   pqxx::work transaction{connection};
-  if (!sql::owns_shard(transaction, batch.shard, batch.epoch, batch.node_id)) return batch_outcome::fenced;
-  if (!batch.holds.empty()) insert_holds(transaction, batch);
+  if (!sql::owns_shard(transaction, batch.shard, batch.epoch, batch.node_id)) return {batch_outcome::fenced, {}};
+  auto writer = transaction.exec_params(
+      "SELECT 1 FROM ticket_types WHERE id = $1 AND writer_generation = $2 FOR NO KEY UPDATE", batch.ticket_type_id,
+      batch.writer_generation);
+  if (writer.empty()) return {batch_outcome::conflict, {}};  // a newer activation owns it now
+  batch_result result;
+  if (!batch.holds.empty()) result.refused_holds = insert_holds(transaction, batch);
   if (!transition(transaction, batch, batch.releases, "released", std::nullopt) ||
       !transition(transaction, batch, batch.expiries, "expired", batch.expiry_now_ms) || !extend(transaction, batch))
-    return batch_outcome::conflict;  // rolled back by the transaction's destructor
+    return {batch_outcome::conflict, {}};  // rolled back by the transaction's destructor
   if (batch.new_capacity)
     transaction.exec_params("UPDATE ticket_types SET capacity = $1, updated_at = now() WHERE id = $2",
                             *batch.new_capacity, batch.ticket_type_id);
   transaction.commit();
-  return batch_outcome::committed;
+  return result;
 }
 
-std::vector<std::string> ticket_types_with_live_holds(pqxx::connection& connection) {
+std::vector<std::string> ticket_types_with_live_holds(pqxx::connection& connection, std::int32_t shard) {
   pqxx::read_transaction transaction{connection};
   std::vector<std::string> ids;
-  for (const auto& row : transaction.exec("SELECT DISTINCT ticket_type_id FROM holds WHERE status = 'held'"))
+  for (const auto& row : transaction.exec_params(
+           "SELECT t.id FROM ticket_types t WHERE t.shard_id = $1 AND EXISTS "
+           "(SELECT 1 FROM holds h WHERE h.ticket_type_id = t.id AND h.status = 'held')",
+           shard))
     ids.push_back(row[0].as<std::string>());
   return ids;
 }
@@ -179,13 +203,14 @@ std::optional<checkout_row> load_checkout(pqxx::connection& connection, const st
   auto rows = transaction.exec_params(
       "SELECT id, event_id, buyer_email, client_address, item_count, encode(request_hash, 'hex'), "
       "coalesce(idempotency_key, ''), " +
-          sql::unix_ms("expires_at") + ", extended FROM checkouts WHERE id = $1",
+          sql::unix_ms("expires_at") + ", extended, failure_code FROM checkouts WHERE id = $1",
       checkout_id);
   if (rows.empty()) return std::nullopt;
   const auto& row = rows[0];
   checkout_row checkout{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
                         row[3].as<std::string>(), row[4].as<std::int32_t>(), row[5].as<std::string>(),
-                        row[6].as<std::string>(), row[7].as<std::int64_t>(), row[8].as<bool>(), {}};
+                        row[6].as<std::string>(), row[7].as<std::int64_t>(), row[8].as<bool>(), {}, {}};
+  if (!row[9].is_null()) checkout.failure_code = row[9].as<std::int32_t>();
   for (const auto& line : transaction.exec_params(
            "SELECT h.ticket_type_id, t.name, h.quantity, h.unit_price_minor, h.currency, h.status, " +
                sql::unix_ms("h.expires_at") +
@@ -196,6 +221,19 @@ std::optional<checkout_row> load_checkout(pqxx::connection& connection, const st
                               line[3].as<std::int64_t>(), line[4].as<std::string>(), line[5].as<std::string>(),
                               line[6].as<std::int64_t>()});
   return checkout;
+}
+
+}  // namespace eventstripe::storage
+
+namespace eventstripe::storage {
+
+bool record_checkout_failure(pqxx::connection& connection, std::int32_t shard, std::int64_t epoch,
+                             const std::string& node_id, const std::string& checkout_id, std::int32_t failure_code) {
+  pqxx::work transaction{connection};
+  if (!sql::owns_shard(transaction, shard, epoch, node_id)) return false;
+  transaction.exec_params("UPDATE checkouts SET failure_code = $2 WHERE id = $1", checkout_id, failure_code);
+  transaction.commit();
+  return true;
 }
 
 }  // namespace eventstripe::storage

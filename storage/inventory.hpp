@@ -55,8 +55,12 @@ struct live_hold_row {
 struct quota_snapshot {
   ticket_type_row ticket_type;
   std::vector<live_hold_row> holds;  // status = 'held'
+  std::int64_t writer_generation = 0;
 };
 
+// Loads a ticket type for its quota and makes that quota its only writer: the load bumps the
+// ticket type's writer generation under the row lock, so it waits for a batch of a previous
+// activation still in flight (and sees its holds), and any later batch of that activation fails.
 std::optional<quota_snapshot> load_quota(pqxx::connection& connection, const std::string& ticket_type_id);
 
 // A new hold and, when its checkout row does not exist yet, that row.
@@ -90,19 +94,27 @@ struct quota_batch {
   };
   std::vector<extension> extensions;
   std::optional<std::int32_t> new_capacity;
+  std::int64_t writer_generation = 0;  // from the quota's load
 };
 
 // Why a batch did not commit when it did not throw a database error.
 enum class batch_outcome { committed, fenced, conflict };
 
+struct batch_result {
+  batch_outcome outcome = batch_outcome::committed;
+  // New holds that were not written because the checkout already had a hold of this ticket type
+  // (a retry of a checkout whose earlier attempt was released): refused, the rest committed.
+  std::vector<std::string> refused_holds;
+};
+
 // Applies the batch in one transaction; every hold transition is conditional on the hold still
 // being held (and, for expiries, on its stored deadline having passed), and a transition that
 // finds fewer rows than expected rolls the whole batch back (`conflict`: the actor's picture
 // was stale and it reloads).
-batch_outcome commit_quota_batch(pqxx::connection& connection, const quota_batch& batch);
+batch_result commit_quota_batch(pqxx::connection& connection, const quota_batch& batch);
 
-// Ticket types with live holds in the given shards: their quotas must run to expire them.
-std::vector<std::string> ticket_types_with_live_holds(pqxx::connection& connection);
+// Ticket types of `shard` with live holds: their quotas must run to expire them.
+std::vector<std::string> ticket_types_with_live_holds(pqxx::connection& connection, std::int32_t shard);
 
 }  // namespace eventstripe::storage
 
@@ -119,6 +131,7 @@ struct checkout_row {
   std::string idempotency_key;
   std::int64_t expires_at_ms = 0;
   bool extended = false;
+  std::optional<std::int32_t> failure_code;
   struct line {
     std::string ticket_type_id;
     std::string name;
@@ -132,5 +145,9 @@ struct checkout_row {
 };
 
 std::optional<checkout_row> load_checkout(pqxx::connection& connection, const std::string& checkout_id);
+
+// Records why creating the checkout failed (fenced by the checkout's shard); false when fenced.
+bool record_checkout_failure(pqxx::connection& connection, std::int32_t shard, std::int64_t epoch,
+                             const std::string& node_id, const std::string& checkout_id, std::int32_t failure_code);
 
 }  // namespace eventstripe::storage

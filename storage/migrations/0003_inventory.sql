@@ -55,6 +55,9 @@ CREATE TABLE ticket_types (
   max_per_order  integer     NOT NULL DEFAULT 10 CHECK (max_per_order >= min_per_order),
   hidden         boolean     NOT NULL DEFAULT false,
   position       integer     NOT NULL DEFAULT 0,
+  -- Bumped by every activation of the ticket type's quota; a batch commits only under the
+  -- generation it loaded, so a restarted quota and its predecessor's late batch never both write.
+  writer_generation bigint   NOT NULL DEFAULT 0,
   created_at     timestamptz NOT NULL DEFAULT now(),
   updated_at     timestamptz NOT NULL DEFAULT now(),
   -- The backstop: even a wrong actor cannot oversell.
@@ -62,6 +65,7 @@ CREATE TABLE ticket_types (
   CHECK (sale_ends_at IS NULL OR sale_starts_at IS NULL OR sale_ends_at > sale_starts_at)
 );
 CREATE INDEX ticket_types_event ON ticket_types (event_id, position);
+CREATE INDEX ticket_types_shard ON ticket_types (shard_id);
 
 CREATE TABLE checkouts (
   id              text        PRIMARY KEY,
@@ -74,6 +78,9 @@ CREATE TABLE checkouts (
   idempotency_key text,
   expires_at      timestamptz NOT NULL,
   extended        boolean     NOT NULL DEFAULT false,
+  -- Set when creating the checkout failed after some of its holds were taken (and released):
+  -- a retry with the same Idempotency-Key is answered with the same error.
+  failure_code    smallint,
   created_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX checkouts_buyer ON checkouts (event_id, buyer_email);

@@ -79,6 +79,17 @@ class inventory_fixture {
     scheduler.run();
   }
 
+  // What a node restart does to the inventory: every region (and its entities) dies, the shards
+  // are claimed again under new epochs, and fresh regions start and recover from PostgreSQL.
+  void restart_regions() {
+    for (auto& region : regions) caf::anon_send_exit(region, caf::exit_reason::kill);
+    scheduler.run();
+    regions.clear();
+    auto epochs = storage::claim_all_shards(runner.connection(), test_node, test_shard_count);
+    for (auto& spec : cluster::region_children(directory, shared, epochs)) regions.push_back(spec.start(system));
+    scheduler.run();
+  }
+
   // Sends `message` to the entity and runs the system until it answered.
   template <class Reply>
   answer<Reply> ask(actors::entity_kind kind, const std::string& key, caf::message message) {
@@ -101,8 +112,8 @@ class inventory_fixture {
     pqxx::work transaction{connection};
     transaction.exec_params(
         "INSERT INTO ticket_types (id, event_id, shard_id, name, price_minor, currency, capacity, max_per_order, hidden) "
-        "VALUES ($1, $2, 0, $3, $4, 'EUR', $5, 10, $6)",
-        id, test_event, "Ticket " + id, price_minor, capacity, hidden);
+        "VALUES ($1, $2, $7, $3, $4, 'EUR', $5, 10, $6)",
+        id, test_event, "Ticket " + id, price_minor, capacity, hidden, static_cast<std::int32_t>(directory.shard_of(id)));
     transaction.commit();
   }
 

@@ -184,6 +184,40 @@ TEST_CASE("a crashed quota restarts from PostgreSQL without losing or doubling a
   CHECK(held_count(fixture, "tt_a") == 0);
 }
 
+TEST_CASE("after a restart, quotas with live holds are activated and expire them on time without any request") {
+  inventory_fixture fixture;
+  fixture.add_ticket_type("tt_a", 5);
+  held(create(fixture, request_for("co_1", {{"tt_a", 2}})));
+  fixture.advance(300'000ms);
+  fixture.restart_regions();
+  CHECK(hold_status(fixture, "co_1", "tt_a") == "held");
+  fixture.advance(300'000ms - 1ms);
+  CHECK(hold_status(fixture, "co_1", "tt_a") == "held");
+  fixture.advance(1ms);
+  CHECK(hold_status(fixture, "co_1", "tt_a") == "expired");
+  CHECK(held_count(fixture, "tt_a") == 0);
+}
+
+TEST_CASE("a write of the previous owner after a restart is fenced and changes nothing") {
+  inventory_fixture fixture;
+  fixture.add_ticket_type("tt_a", 5);
+  held(create(fixture, request_for("co_1", {{"tt_a", 1}})));
+  auto shard = static_cast<std::int32_t>(fixture.directory.shard_of("tt_a"));
+  auto old_epoch = fixture.query_int("SELECT owner_epoch FROM shards WHERE shard_id = " + std::to_string(shard));
+  fixture.restart_regions();
+  eventstripe::storage::quota_batch stale;
+  stale.ticket_type_id = "tt_a";
+  stale.currency = "EUR";
+  stale.shard = shard;
+  stale.epoch = old_epoch;
+  stale.node_id = eventstripe::test_support::test_node;
+  stale.releases = {"co_1"};
+  auto connection = fixture.database.connect();
+  CHECK(eventstripe::storage::commit_quota_batch(connection, stale).outcome ==
+        eventstripe::storage::batch_outcome::fenced);
+  CHECK(hold_status(fixture, "co_1", "tt_a") == "held");
+}
+
 TEST_CASE("the schema refuses an oversell even if an actor were wrong") {
   inventory_fixture fixture;
   fixture.add_ticket_type("tt_a", 1);

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs bench/ticket-drop end to end: starts a throw-away PostgreSQL (storage/local-postgres.sh),
+# builds the node and the bench, runs the drop, and stops PostgreSQL again if it started it.
+#
+#   bench/run-ticket-drop.sh [ticket_drop options]      e.g. --rounds 3 --window-ms 1000
+#
+# Environment: ES_BENCH_PG_DIR (default /tmp/es-bench-pg), ES_BENCH_PG_PORT (default 55470),
+# ES_BENCH_BUILD_DIR (default build-bench). On the shared development machine builds go through
+# /tmp/build.sh (one build at a time); elsewhere through cmake directly.
+set -euo pipefail
+
+root=$(cd -- "$(dirname -- "$0")/.." && pwd)
+datadir=${ES_BENCH_PG_DIR:-/tmp/es-bench-pg}
+port=${ES_BENCH_PG_PORT:-55470}
+build_directory=${ES_BENCH_BUILD_DIR:-build-bench}
+cd -- "$root"
+
+if [[ -x /tmp/build.sh ]]; then
+  /tmp/build.sh "$build_directory" eventstripe ticket_drop
+else
+  [[ -f $build_directory/build.ninja ]] || cmake -S . -B "$build_directory" -G Ninja >/dev/null
+  cmake --build "$build_directory" --target eventstripe ticket_drop
+fi
+
+# Stop PostgreSQL on the way out only when this script started it.
+already_running=false
+bash storage/local-postgres.sh status "$datadir" >/dev/null 2>&1 && already_running=true
+url=$(bash storage/local-postgres.sh start "$datadir" "$port")
+if [[ $already_running == false ]]; then
+  trap 'bash storage/local-postgres.sh stop "$datadir"' EXIT
+fi
+
+"$build_directory/bench/ticket_drop" --binary "$build_directory/eventstripe" --database-url "$url" "$@"

@@ -1,0 +1,24 @@
+#pragma once
+
+// CPU time spent by the three parties of a drop on this shared machine: the node, the
+// PostgreSQL backends serving the bench's database, and the bench itself. With the wall time it
+// tells whether a strategy was bound by CPU (and whose) or by waiting (row locks, fsync).
+#include <sys/types.h>
+
+#include <string>
+
+namespace eventstripe::bench {
+
+struct cpu_usage {
+  double node_ms = 0;
+  double database_ms = 0;  // backends whose command line names the database
+  double bench_ms = 0;
+};
+
+cpu_usage measure_cpu(pid_t node, const std::string& database_name);
+
+inline cpu_usage operator-(const cpu_usage& after, const cpu_usage& before) {
+  return {after.node_ms - before.node_ms, after.database_ms - before.database_ms, after.bench_ms - before.bench_ms};
+}
+
+}  // namespace eventstripe::bench

@@ -1,0 +1,42 @@
+#pragma once
+
+// One run of the real `eventstripe` binary: started with the bench's flags, its stdout and
+// stderr in a log file (so a full pipe can never stall it), its port read from the
+// "serving on http://127.0.0.1:PORT" line, stopped with SIGTERM like an orchestrator would.
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace eventstripe::bench {
+
+class node_process {
+ public:
+  node_process(std::string binary, std::vector<std::string> flags, std::string log_path);
+  // Kills a node that is still running (after a failure of the bench itself).
+  ~node_process();
+  node_process(const node_process&) = delete;
+  node_process& operator=(const node_process&) = delete;
+
+  // Starts the node and waits for its "serving on" line; returns the port. Throws with the
+  // log's last lines when it exits or stays silent past `timeout`.
+  std::uint16_t start(std::chrono::seconds timeout);
+
+  // SIGTERM, then SIGKILL after `timeout`; returns the exit code (128 + signal if killed).
+  int stop(std::chrono::seconds timeout);
+
+  pid_t pid() const { return pid_; }
+  const std::string& log_path() const { return log_path_; }
+
+ private:
+  std::string log_tail() const;
+
+  std::string binary_;
+  std::vector<std::string> flags_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace eventstripe::bench

@@ -1,0 +1,18 @@
+#pragma once
+
+// What a drop needs on a fresh node: an organizer, a published event and one ticket type of
+// the given capacity, created through the public API like any organizer would.
+#include <cstdint>
+#include <string>
+
+namespace eventstripe::bench {
+
+struct drop_target {
+  std::string event_id;
+  std::string ticket_type_id;
+};
+
+// Throws std::runtime_error naming the call that failed and the node's answer.
+drop_target prepare_drop_target(std::uint16_t port, std::int64_t capacity);
+
+}  // namespace eventstripe::bench
