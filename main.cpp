@@ -182,7 +182,7 @@ int run(const config::settings& values, const sigset_t& signals) {
   io::router routes;
   io::add_system_routes(routes, {status, &stats, &system, node_id, version, started_at, values.http_debug_endpoints});
   io::add_organizer_routes(routes, {&pool, &credentials});
-  io::inventory_routes_context inventory{&system, &directory, &credentials, &pool, shared->limits,
+  io::inventory_routes_context inventory{&system, &directory, &credentials, &pool, shared->limits, shared->board,
                                          values.fault_injection};
   inventory.hold_with_row_lock = values.hold_strategy == "row_lock";
   io::add_checkout_routes(routes, inventory);

@@ -28,5 +28,9 @@ export ES_TEST_DATABASE_URL
 
 echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 ctest --test-dir build-asan -L unit --output-on-failure -j "$jobs"
+echo "== PostgreSQL tests under AddressSanitizer + UndefinedBehaviorSanitizer (no leak check)"
+# libpqxx 6.4 leaks a small result on every broken connection (fixed in libpqxx 7), which these
+# tests provoke on purpose; everything else ASan and UBSan check stays on.
+ASAN_OPTIONS=detect_leaks=0 ctest --test-dir build-asan -L pg --output-on-failure -j "$jobs"
 echo "== all tests"
 ctest --test-dir build --output-on-failure -j "$jobs"

@@ -35,6 +35,8 @@ using retry_atom = caf::atom_constant<caf::atom("retry")>;
 // far apart, before the hold is left to expire on its own.
 constexpr int release_attempts_max = 20;
 constexpr std::chrono::milliseconds release_retry_delay_ms{250};
+// How long a checkout that holds nothing (its creation failed) waits for more requests.
+constexpr std::chrono::milliseconds absent_checkout_idle_timeout_ms{1'000};
 
 struct checkout_state {
   std::shared_ptr<const services> shared;
@@ -55,6 +57,7 @@ struct checkout_state {
 using checkout_actor = caf::stateful_actor<checkout_state>;
 
 caf::behavior running(checkout_actor* self);
+void forget_soon(checkout_actor* self);
 
 void push(checkout_actor* self, const char* what) {
   auto& state = self->state;
@@ -249,6 +252,7 @@ void finish_creation(checkout_actor* self, const std::shared_ptr<creation>& job)
     if (any_hold) return record_failure(self, job);
     unblock(self);
     job->promise.deliver(job->failure);
+    forget_soon(self);
   };
   *releases = 1;
   for (std::size_t i = 0; i < job->request.items.size(); ++i) {
@@ -316,6 +320,7 @@ caf::result<checkout_view> create(checkout_actor* self, checkout_request& reques
                     caf::make_message(holds_ended_atom::value, job->request.checkout_id));
         unblock(self);
         job->promise.deliver(std::move(failure));
+        forget_soon(self);
       });
   return job->promise;
 }
@@ -420,7 +425,7 @@ void on_hold_ended(checkout_actor* self, const std::string& ticket_type_id, hold
   push(self, view.status.c_str());
 }
 
-caf::behavior running(checkout_actor* self) {
+caf::behavior running(checkout_actor* self, std::chrono::milliseconds idle_timeout) {
   return {
       [self](create_atom, checkout_request& request) { return create(self, request); },
       [self](view_atom) -> caf::result<checkout_view> {
@@ -446,11 +451,21 @@ caf::behavior running(checkout_actor* self) {
         if (generation == self->state.warning_generation && self->state.view.status == "held")
           push(self, "expiring_soon");
       },
-      caf::after(self->state.shared->limits.entity_idle_timeout_ms) >>
+      caf::after(idle_timeout) >>
           [self] {
             if (self->state.subscribers.empty()) self->quit();
           },
   };
+}
+
+caf::behavior running(checkout_actor* self) { return running(self, self->state.shared->limits.entity_idle_timeout_ms); }
+
+// A checkout whose creation failed without holding anything is nothing: it lingers only long
+// enough to answer requests that were already waiting for it (duplicates), then stops, so a
+// sold-out rush does not leave thousands of idle actors and timers behind.
+void forget_soon(checkout_actor* self) {
+  if (!self->state.view.status.empty() || self->state.failure_code) return;
+  self->become(running(self, absent_checkout_idle_timeout_ms));
 }
 
 // Before its first answer the actor loads its row — except for a create with a random id

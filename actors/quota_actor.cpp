@@ -1,5 +1,6 @@
 #include "actors/quota_actor.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <set>
 #include <stdexcept>
@@ -79,6 +80,11 @@ availability current_availability(const quota_state& state) {
   return {state.ticket_type_id, state.type.capacity, state.type.held, state.type.sold};
 }
 
+void publish_availability(const quota_state& state) {
+  const auto& type = state.type;
+  state.shared->board->publish(state.ticket_type_id, std::max(0, type.capacity - type.held - type.sold));
+}
+
 held_line line_for(const quota_state& state, std::int32_t quantity, std::int64_t expires_at_ms) {
   return {state.ticket_type_id, state.type.name, quantity, state.type.price_minor, state.type.currency, expires_at_ms};
 }
@@ -141,6 +147,7 @@ void on_loaded(quota_actor* self, const snapshot_pointer& snapshot) {
   }
   state.loaded = true;
   state.stale = false;
+  publish_availability(state);
   state.armed_deadline_ms = 0;
   arm_expiry_timer(self);
   maybe_start_batch(self);
@@ -339,6 +346,7 @@ void on_committed(quota_actor* self, std::uint64_t generation, std::int32_t outc
     std::set<std::string> refused(refused_holds.begin(), refused_holds.end());
     apply_committed_batch(self, refused);
     answer_committed_batch(self, refused);
+    publish_availability(state);
     tell_entity(*state.shared, entity_kind::event, state.type.event_id,
                 caf::make_message(availability_atom::value, current_availability(state)));
     arm_expiry_timer(self);

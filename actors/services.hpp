@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -9,11 +10,15 @@
 #include <caf/actor_clock.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/availability_board.hpp"
+
 namespace eventstripe::storage {
 class job_runner;
 }
 
 namespace eventstripe::actors {
+
+class availability_board;
 
 // Finds where an entity lives. Implemented by cluster/ (a region actor per owned shard, and
 // later remote regions on other nodes); entity actors only ever address each other through it,
@@ -55,6 +60,8 @@ struct inventory_limits {
 // What every entity actor gets: the database, the directory, the limits, and wall time.
 struct services {
   storage::job_runner* database = nullptr;
+  // Where quotas publish their available seats for the gateway's sold-out shortcut.
+  std::shared_ptr<availability_board> board = std::make_shared<availability_board>();
   const entity_directory* directory = nullptr;
   inventory_limits limits;
   std::string node_id;

@@ -5,8 +5,7 @@
 #   bench/run-ticket-drop.sh [ticket_drop options]      e.g. --rounds 3 --window-ms 1000
 #
 # Environment: ES_BENCH_PG_DIR (default /tmp/es-bench-pg), ES_BENCH_PG_PORT (default 55470),
-# ES_BENCH_BUILD_DIR (default build-bench). On the shared development machine builds go through
-# /tmp/build.sh (one build at a time); elsewhere through cmake directly.
+# ES_BENCH_BUILD_DIR (default build-bench).
 set -euo pipefail
 
 root=$(cd -- "$(dirname -- "$0")/.." && pwd)
@@ -15,12 +14,8 @@ port=${ES_BENCH_PG_PORT:-55470}
 build_directory=${ES_BENCH_BUILD_DIR:-build-bench}
 cd -- "$root"
 
-if [[ -x /tmp/build.sh ]]; then
-  /tmp/build.sh "$build_directory" eventstripe ticket_drop
-else
-  [[ -f $build_directory/build.ninja ]] || cmake -S . -B "$build_directory" -G Ninja >/dev/null
-  cmake --build "$build_directory" --target eventstripe ticket_drop
-fi
+[[ -f $build_directory/build.ninja ]] || cmake -S . -B "$build_directory" -G Ninja >/dev/null
+cmake --build "$build_directory" --target eventstripe ticket_drop
 
 # Stop PostgreSQL on the way out only when this script started it.
 already_running=false

@@ -135,6 +135,14 @@ void hold_with_row_lock(const inventory_routes_context& context, const actors::c
   }, std::move(respond));
 }
 
+bool sold_out_here(const inventory_routes_context& context, const actors::checkout_request& checkout) {
+  if (!context.board) return false;
+  return std::any_of(checkout.items.begin(), checkout.items.end(), [&](const actors::checkout_item& item) {
+    auto available = context.board->available(item.ticket_type_id);
+    return available && *available < item.quantity;
+  });
+}
+
 void create_checkout(const inventory_routes_context& context, http_request& request, responder respond) {
   json_body body{request.body, {"event_id", "email", "items"}};
   actors::checkout_request checkout;
@@ -151,6 +159,10 @@ void create_checkout(const inventory_routes_context& context, http_request& requ
       key ? derived_id("co_", checkout.event_id + "\n" + checkout.buyer_email + "\n" + *key) : random_id("co_");
   checkout.client_address = request.client_address;
   if (context.hold_with_row_lock) return hold_with_row_lock(context, checkout, request.request_id, std::move(respond));
+  // Sold out as far as this node's quotas committed: answer now, without waking any actor. Not
+  // with an Idempotency-Key, whose checkout may exist and must be replayed.
+  if (!key && sold_out_here(context, checkout))
+    return respond(inventory_problem(caf::make_error(actors::inventory_errc::sold_out), request.request_id));
   auto id = checkout.checkout_id;
   ask_entity<actors::checkout_view>(context, entity_kind::checkout, id,
                                     caf::make_message(actors::create_atom::value, std::move(checkout)),

@@ -2,6 +2,9 @@
 
 #include <caf/fwd.hpp>
 
+#include <memory>
+
+#include "actors/availability_board.hpp"
 #include "actors/services.hpp"
 
 namespace eventstripe::storage {
@@ -19,6 +22,8 @@ struct inventory_routes_context {
   authenticator* credentials = nullptr;
   storage::connection_pool* pool = nullptr;  // the organizer's event list is a plain query
   actors::inventory_limits limits;
+  // Available seats as this node's quotas committed them: sold-out answers without actors.
+  std::shared_ptr<const actors::availability_board> board;
   bool fault_injection = false;  // serve POST /api/v1/debug/crash
   // inventory.hold_strategy=row_lock: POST /api/v1/checkouts bypasses the actors and holds with a
   // row lock per request (bench/'s baseline; never in production).
