@@ -218,6 +218,27 @@ TEST_CASE("a write of the previous owner after a restart is fenced and changes n
   CHECK(hold_status(fixture, "co_1", "tt_a") == "held");
 }
 
+TEST_CASE("a crashed checkout actor comes back from PostgreSQL with its hold, and can still release it") {
+  inventory_fixture fixture;
+  fixture.add_ticket_type("tt_a", 5);
+  auto created = held(create(fixture, request_for("co_1", {{"tt_a", 2}})));
+  caf::anon_send(fixture.directory.region_for("co_1"), actors::tell_atom::value, entity_kind::checkout,
+                 std::string{"co_1"}, caf::make_message(actors::crash_atom::value));
+  fixture.scheduler.run();
+  auto again = held(fixture.ask<checkout_view>(entity_kind::checkout, "co_1", caf::make_message(actors::view_atom::value)));
+  CHECK(again.status == "held");
+  CHECK(again.expires_at_ms == created.expires_at_ms);
+  REQUIRE(again.lines.size() == 1);
+  CHECK(again.lines[0].line.quantity == 2);
+  CHECK(held_count(fixture, "tt_a") == 2);
+  // A retry of the original request replays it rather than taking two more seats.
+  auto replay = held(create(fixture, request_for("co_1", {{"tt_a", 2}})));
+  CHECK(replay.replayed);
+  CHECK(held_count(fixture, "tt_a") == 2);
+  held(fixture.ask<checkout_view>(entity_kind::checkout, "co_1", caf::make_message(actors::release_atom::value)));
+  CHECK(held_count(fixture, "tt_a") == 0);
+}
+
 TEST_CASE("the schema refuses an oversell even if an actor were wrong") {
   inventory_fixture fixture;
   fixture.add_ticket_type("tt_a", 1);
