@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/node_status.hpp"
+#include "actors/time_format.hpp"
 #include "io/metrics.hpp"
 #include "io/problem.hpp"
 #include "io/router.hpp"
@@ -17,14 +18,6 @@ namespace {
 
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
 
-std::string iso8601(std::chrono::system_clock::time_point when) {
-  auto seconds = std::chrono::system_clock::to_time_t(when);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
 
 void add_health_routes(router& routes, const system_routes_context& context) {
   routes.add("GET", "/healthz", [](http_request&, responder respond) {
@@ -44,7 +37,9 @@ void add_health_routes(router& routes, const system_routes_context& context) {
     nlohmann::json body = {
         {"node_id", context.node_id},
         {"version", context.version},
-        {"started_at", iso8601(context.started_at)},
+        {"started_at", actors::iso8601_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              context.started_at.time_since_epoch())
+                                              .count())},
         {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(now - context.started_at).count()},
         {"ready", context.status->ready()},
         {"reason", context.status->ready() ? "ready" : context.status->reason()},

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/time_format.hpp"
 #include "bench/ticket-drop/setup_client.hpp"
 
 namespace eventstripe::bench {
@@ -16,13 +17,10 @@ constexpr std::chrono::milliseconds setup_reply_timeout_ms{30'000};
 constexpr std::int64_t ticket_price_minor = 4'900;
 constexpr std::int64_t event_starts_in_days = 30;
 
-std::string rfc3339_utc(std::chrono::system_clock::time_point when) {
-  auto seconds = std::chrono::system_clock::to_time_t(when);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
+
+std::string rfc3339_of(std::chrono::system_clock::time_point when) {
+  return eventstripe::actors::iso8601_ms(
+      std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count());
 }
 
 nlohmann::json expect(const http_reply& reply, int status, const std::string& what) {
@@ -43,8 +41,8 @@ drop_target prepare_drop_target(std::uint16_t port, std::int64_t capacity) {
 
   auto starts = std::chrono::system_clock::now() + std::chrono::hours{24 * event_starts_in_days};
   nlohmann::json event = {{"slug", "ticket-drop"},           {"title", "Ticket drop"},
-                          {"time_zone", "Europe/Berlin"},    {"starts_at", rfc3339_utc(starts)},
-                          {"ends_at", rfc3339_utc(starts + std::chrono::hours{4})},
+                          {"time_zone", "Europe/Berlin"},    {"starts_at", rfc3339_of(starts)},
+                          {"ends_at", rfc3339_of(starts + std::chrono::hours{4})},
                           {"currency", "EUR"},               {"tax_country", "DE"}};
   auto created = expect(client.call("POST", "/api/v1/organizer/events", event.dump(), authorization), 201,
                         "create event");
