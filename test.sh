@@ -12,7 +12,7 @@ jobs=${ES_BUILD_JOBS:-2}
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$jobs"
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEVENTSTRIPE_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEVENTSTRIPE_SANITIZE=ON -DEVENTSTRIPE_BENCH=OFF >/dev/null
 cmake --build build-asan -j "$jobs"
 
 pg_directory=$(mktemp -d /tmp/eventstripe-test-pg.XXXXXX)
