@@ -6,7 +6,6 @@
 #include <stdexcept>
 
 #include <caf/actor_system.hpp>
-#include <caf/after.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/send.hpp>
@@ -15,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/entity_messaging.hpp"
+#include "actors/idle_watch.hpp"
 #include "actors/money.hpp"
 #include "actors/time_format.hpp"
 #include "storage/connection_pool.hpp"
@@ -49,6 +49,7 @@ struct checkout_state {
   std::optional<std::int32_t> failure_code;
   std::vector<push_sink_pointer> subscribers;
   std::uint64_t warning_generation = 0;
+  idle_watch idle;
   std::uint64_t retry_token = 0;
   std::unordered_map<std::uint64_t, std::function<void()>> retries;  // run by retry_atom
   static inline const char* name = "checkout";
@@ -121,6 +122,7 @@ void on_loaded(checkout_actor* self, const checkout_row_pointer& row, bool ok) {
   }
   self->set_default_handler(caf::print_and_drop);
   self->become(running(self));
+  watch_idle(self, self->state.shared->limits.entity_idle_timeout_ms);
 }
 
 // An activation for an id with no checkout answers not_found and stops at once, so made-up ids
@@ -425,22 +427,33 @@ void on_hold_ended(checkout_actor* self, const std::string& ticket_type_id, hold
   push(self, view.status.c_str());
 }
 
-caf::behavior running(checkout_actor* self, std::chrono::milliseconds idle_timeout) {
+caf::behavior running(checkout_actor* self) {
   return {
-      [self](create_atom, checkout_request& request) { return create(self, request); },
+      [self](create_atom, checkout_request& request) {
+        touch(self);
+        return create(self, request);
+      },
       [self](view_atom) -> caf::result<checkout_view> {
+        touch(self);
         if (self->state.view.status.empty()) return forget(self);
         return self->state.view;
       },
       [self](crash_atom) {
         if (self->state.shared->fault_injection) throw std::runtime_error("injected checkout fault");
       },
-      [self](release_atom) { return release(self); },
-      [self](extend_atom) { return extend(self); },
+      [self](release_atom) {
+        touch(self);
+        return release(self);
+      },
+      [self](extend_atom) {
+        touch(self);
+        return extend(self);
+      },
       [self](holds_ended_atom, const std::string& ticket_type_id, hold_end how) {
         on_hold_ended(self, ticket_type_id, how);
       },
       [self](subscribe_atom, push_sink_pointer& sink) -> caf::result<caf::ok_atom> {
+        touch(self);
         auto& state = self->state;
         if (state.view.status.empty()) return forget(self);
         auto json = nlohmann::json{{"type", "state"}, {"checkout", nlohmann::json::parse(checkout_json(state.view))}};
@@ -451,21 +464,21 @@ caf::behavior running(checkout_actor* self, std::chrono::milliseconds idle_timeo
         if (generation == self->state.warning_generation && self->state.view.status == "held")
           push(self, "expiring_soon");
       },
-      caf::after(idle_timeout) >>
-          [self] {
-            if (self->state.subscribers.empty()) self->quit();
-          },
+      [self](idle_atom, std::uint64_t generation) {
+        if (!idle_expired(self, generation)) return;
+        // Passivate when idle: everything is in PostgreSQL; the next message reactivates.
+        if (self->state.subscribers.empty()) return self->quit();
+        watch_idle(self, self->state.idle.timeout);
+      },
   };
 }
-
-caf::behavior running(checkout_actor* self) { return running(self, self->state.shared->limits.entity_idle_timeout_ms); }
 
 // A checkout whose creation failed without holding anything is nothing: it lingers only long
 // enough to answer requests that were already waiting for it (duplicates), then stops, so a
 // sold-out rush does not leave thousands of idle actors and timers behind.
 void forget_soon(checkout_actor* self) {
   if (!self->state.view.status.empty() || self->state.failure_code) return;
-  self->become(running(self, absent_checkout_idle_timeout_ms));
+  watch_idle(self, absent_checkout_idle_timeout_ms);
 }
 
 // Before its first answer the actor loads its row — except for a create with a random id
@@ -488,6 +501,7 @@ caf::behavior checkout(checkout_actor* self, std::string checkout_id, placement 
         self->state.load_started = true;
         self->set_default_handler(caf::print_and_drop);
         self->become(running(self));
+        watch_idle(self, self->state.shared->limits.entity_idle_timeout_ms);
         return create(self, request);
       },
       [self](loaded_atom, const checkout_row_pointer& row, bool ok) { on_loaded(self, row, ok); },

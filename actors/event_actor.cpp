@@ -6,7 +6,6 @@
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
-#include <caf/after.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/send.hpp>
@@ -15,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/entity_messaging.hpp"
+#include "actors/idle_watch.hpp"
 #include "actors/protocol.hpp"
 #include "config/log.hpp"
 #include "storage/connection_pool.hpp"
@@ -44,6 +44,7 @@ struct event_state {
   bool push_armed = false;
   bool dirty = false;
   bool writing = false;
+  idle_watch idle;
   std::function<void(storage::write_outcome)> on_written;
   std::deque<std::pair<std::function<storage::write_outcome(pqxx::connection&)>,
                        std::function<void(storage::write_outcome)>>>
@@ -311,6 +312,7 @@ void on_loaded(event_actor* self, const event_snapshot_pointer& snapshot) {
 caf::behavior running(event_actor* self) {
   return {
       [self](create_atom, storage::event_row& event) -> caf::result<event_view> {
+        touch(self);
         if (self->state.exists) return caf::make_error(inventory_errc::invalid_request);
         event.id = self->state.id;
         event.status = "draft";
@@ -318,6 +320,7 @@ caf::behavior running(event_actor* self) {
         return write_event(self, std::move(event), true);
       },
       [self](event_update_atom, storage::event_row& next) -> caf::result<event_view> {
+        touch(self);
         auto& state = self->state;
         if (!owned_by(state, next.workspace_id)) return caf::make_error(inventory_errc::not_found);
         if (next.version != state.event.version) return caf::make_error(inventory_errc::version_conflict);
@@ -339,6 +342,7 @@ caf::behavior running(event_actor* self) {
         return update_type(self, workspace_id, std::move(type));
       },
       [self](view_atom, const std::string& workspace_id) -> caf::result<event_view> {
+        touch(self);
         auto& state = self->state;
         if (!state.exists) return forget(self);
         bool public_view = workspace_id.empty();
@@ -346,7 +350,10 @@ caf::behavior running(event_actor* self) {
           return caf::make_error(inventory_errc::not_found);
         return view_of(state, public_view);
       },
-      [self](prepare_atom, checkout_request& request) { return prepare(self, request); },
+      [self](prepare_atom, checkout_request& request) {
+        touch(self);
+        return prepare(self, request);
+      },
       [self](holds_ended_atom, const std::string& checkout_id) { remove_active(self->state, checkout_id); },
       [self](availability_atom, const availability& counters) {
         for (auto& type : self->state.types)
@@ -358,6 +365,7 @@ caf::behavior running(event_actor* self) {
         mark_dirty(self);
       },
       [self](subscribe_atom, push_sink_pointer& sink) -> caf::result<caf::ok_atom> {
+        touch(self);
         auto& state = self->state;
         if (!state.exists || state.event.status == "draft") return caf::make_error(inventory_errc::not_found);
         if (sink->push(availability_json(view_of(state, true)))) state.subscribers.push_back(std::move(sink));
@@ -367,11 +375,13 @@ caf::behavior running(event_actor* self) {
       [self](crash_atom) {
         if (self->state.shared->fault_injection) throw std::runtime_error("injected event fault");
       },
-      caf::after(self->state.shared->limits.entity_idle_timeout_ms) >>
-          [self] {
-            // Passivate when idle: everything is in PostgreSQL; the next message reactivates.
-            if (self->state.subscribers.empty() && self->state.active.empty()) self->quit();
-          },
+      [self](idle_atom, std::uint64_t generation) {
+        if (!idle_expired(self, generation)) return;
+        // Passivate when idle: everything is in PostgreSQL; the next message reactivates. Not
+        // while buyers hold checkouts (their counts live here) or sockets listen.
+        if (self->state.subscribers.empty() && self->state.active.empty()) return self->quit();
+        watch_idle(self, self->state.idle.timeout);
+      },
   };
 }
 
@@ -403,6 +413,7 @@ caf::behavior event(event_actor* self, std::string event_id, placement where, st
         }
         on_loaded(self, snapshot);
         self->become(running(self));
+        watch_idle(self, self->state.shared->limits.entity_idle_timeout_ms);
       },
   };
 }
