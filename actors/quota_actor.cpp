@@ -345,8 +345,10 @@ void on_committed(quota_actor* self, std::uint64_t generation, std::int32_t outc
   if (outcome == static_cast<std::int32_t>(storage::batch_outcome::committed)) {
     std::set<std::string> refused(refused_holds.begin(), refused_holds.end());
     apply_committed_batch(self, refused);
-    answer_committed_batch(self, refused);
+    // Published before anyone is answered: a buyer told "released" who asks again at once must
+    // not meet the sold-out shortcut's old figure.
     publish_availability(state);
+    answer_committed_batch(self, refused);
     tell_entity(*state.shared, entity_kind::event, state.type.event_id,
                 caf::make_message(availability_atom::value, current_availability(state)));
     arm_expiry_timer(self);

@@ -247,7 +247,8 @@ describe('inventory: crash recovery', () => {
     // The restarted quota agrees with PostgreSQL: exactly the free seats can still be held.
     const free = seats - settled.counts.held;
     const rest = await fireBurst(node, event.id, type.id, free + 20);
-    assert.deepEqual(summarize(rest), { 201: free, '409 sold-out': 20 }, `the ${free} free seats and no more`);
+    const expected = free > 0 ? { 201: free, '409 sold-out': 20 } : { '409 sold-out': 20 };
+    assert.deepEqual(summarize(rest), expected, `the ${free} free seats and no more`);
     assert.equal((await dbTicketType(databaseUrl, type.id)).held, seats);
 
     // Every hold — including those committed around the crashes — expires after the TTL.
