@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs one EventStripe node on this machine:
 #   installs missing packages, builds, starts a local PostgreSQL under .data/pg (unless
-#   EVENTSTRIPE_DATABASE_URL names a database), applies migrations and serves on 127.0.0.1.
+#   EVENTSTRIPE_DATABASE_URL names a database), applies migrations, serves on 127.0.0.1 and
+#   seeds a published demo event (storage/demo-event.sh) whose URL it prints.
 # Ctrl-C stops the node and then its PostgreSQL. Extra arguments go to the node
 # (e.g. ./run.sh --http.port=9090).
 set -euo pipefail
@@ -15,8 +16,8 @@ cmake -S . -B "$build_directory" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/de
 cmake --build "$build_directory" --target eventstripe
 
 started_postgres=false
+mkdir -p .data
 if [[ -z ${EVENTSTRIPE_DATABASE_URL:-} ]]; then
-  mkdir -p .data
   EVENTSTRIPE_DATABASE_URL=$(storage/local-postgres.sh start .data/pg "$pg_port")
   export EVENTSTRIPE_DATABASE_URL
   started_postgres=true
@@ -30,11 +31,25 @@ trap stop_postgres EXIT
 # Ctrl-C reaches the node too (same process group); the script waits for it to drain.
 trap '' INT TERM
 
-echo "run: API http://127.0.0.1:8080/api/v1/node  health http://127.0.0.1:8080/healthz  metrics http://127.0.0.1:8080/metrics"
 set +e
-"$build_directory/eventstripe" "$@" &
+# The log goes to the terminal and to .data/node.log (tee ignores Ctrl-C so the node's last lines
+# of its orderly shutdown still arrive).
+"$build_directory/eventstripe" "$@" > >(trap '' INT TERM; exec tee .data/node.log) &
 node_pid=$!
 trap 'kill -TERM $node_pid 2>/dev/null' INT TERM
+# Once the node serves, seed the demo event (once per local database) and print the URLs.
+for _ in $(seq 1 100); do
+  base=$(sed -n 's/^eventstripe .* serving on \(http:[^ ]*\) .*/\1/p' .data/node.log 2>/dev/null | head -n 1)
+  [[ -n $base ]] && curl -sf "$base/readyz" >/dev/null 2>&1 && break
+  kill -0 $node_pid 2>/dev/null || break
+  sleep 0.2
+done
+if [[ -n ${base:-} ]]; then
+  demo_state=.data/demo-event
+  $started_postgres || demo_state=.data/demo-event-external
+  storage/demo-event.sh "$base" "$demo_state" || echo "run: could not seed the demo event" >&2
+  echo "run: API $base/api/v1/node  health $base/healthz  metrics $base/metrics  (Ctrl-C stops)"
+fi
 wait $node_pid
 status=$?
 # wait returns early when a trapped signal arrives; wait again for the node's real exit.
