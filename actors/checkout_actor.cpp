@@ -26,7 +26,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(checkout_row_pointer)
 namespace eventstripe::actors {
 namespace {
 
-using loaded_atom = caf::atom_constant<caf::atom("loaded")>;
 using warning_atom = caf::atom_constant<caf::atom("warning")>;
 using recorded_atom = caf::atom_constant<caf::atom("recorded")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
@@ -101,17 +100,9 @@ void start_load(checkout_actor* self) {
   auto& state = self->state;
   if (state.load_started) return;
   state.load_started = true;
-  caf::actor me = caf::actor_cast<caf::actor>(self);
   auto id = state.view.id;
-  auto accepted = state.shared->database->submit(
-      [me, id](pqxx::connection& connection) {
-        auto row = storage::load_checkout(connection, id);
-        caf::anon_send(me, loaded_atom::value,
-                       row ? std::make_shared<const storage::checkout_row>(std::move(*row)) : checkout_row_pointer{},
-                       true);
-      },
-      [me](const storage::error&) { caf::anon_send(me, loaded_atom::value, checkout_row_pointer{}, false); });
-  if (accepted != storage::submit_status::accepted) caf::anon_send(me, loaded_atom::value, checkout_row_pointer{}, false);
+  load_state<storage::checkout_row>(*state.shared, caf::actor_cast<caf::actor>(self),
+                                    [id](pqxx::connection& connection) { return storage::load_checkout(connection, id); });
 }
 
 void on_loaded(checkout_actor* self, const checkout_row_pointer& row, bool ok) {

@@ -25,7 +25,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(event_snapshot_pointer)
 namespace eventstripe::actors {
 namespace {
 
-using loaded_atom = caf::atom_constant<caf::atom("loaded")>;
 using written_atom = caf::atom_constant<caf::atom("written")>;
 using push_atom = caf::atom_constant<caf::atom("push")>;
 
@@ -390,18 +389,9 @@ caf::behavior event(event_actor* self, std::string event_id, placement where, st
   self->state.id = std::move(event_id);
   self->state.where = where;
   self->state.shared = std::move(shared);
-  caf::actor me = caf::actor_cast<caf::actor>(self);
   auto id = self->state.id;
-  auto accepted = self->state.shared->database->submit(
-      [me, id](pqxx::connection& connection) {
-        auto snapshot = storage::load_event(connection, id);
-        caf::anon_send(me, loaded_atom::value,
-                       snapshot ? std::make_shared<const storage::event_snapshot>(std::move(*snapshot))
-                                : event_snapshot_pointer{},
-                       true);
-      },
-      [me](const storage::error&) { caf::anon_send(me, loaded_atom::value, event_snapshot_pointer{}, false); });
-  if (accepted != storage::submit_status::accepted) caf::anon_send(me, loaded_atom::value, event_snapshot_pointer{}, false);
+  load_state<storage::event_snapshot>(*self->state.shared, caf::actor_cast<caf::actor>(self),
+                                      [id](pqxx::connection& connection) { return storage::load_event(connection, id); });
   self->set_default_handler(caf::skip);
   return {
       [self](loaded_atom, const event_snapshot_pointer& snapshot, bool ok) {

@@ -25,7 +25,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(snapshot_pointer)
 namespace eventstripe::actors {
 namespace {
 
-using loaded_atom = caf::atom_constant<caf::atom("loaded")>;
 using committed_atom = caf::atom_constant<caf::atom("committed")>;
 using expiry_atom = caf::atom_constant<caf::atom("expiry")>;
 
@@ -97,24 +96,9 @@ void fail_queue(quota_actor* self, inventory_errc code) {
 void start_load(quota_actor* self) {
   auto& state = self->state;
   state.loading = true;
-  caf::actor me = caf::actor_cast<caf::actor>(self);
   auto id = state.ticket_type_id;
-  auto accepted = state.shared->database->submit(
-      [me, id](pqxx::connection& connection) {
-        auto snapshot = storage::load_quota(connection, id);
-        caf::anon_send(me, loaded_atom::value,
-                       snapshot ? std::make_shared<const storage::quota_snapshot>(std::move(*snapshot))
-                                : snapshot_pointer{});
-      },
-      [me](const storage::error& failure) {
-        caf::anon_send(me, loaded_atom::value, snapshot_pointer{}, failure.message);
-      });
-  if (accepted != storage::submit_status::accepted) {
-    // The database queue is full: answer what waits (it can be retried) and try again shortly.
-    state.loading = false;
-    fail_queue(self, inventory_errc::overloaded);
-    self->delayed_send(self, reload_retry_delay_ms, reload_atom::value);
-  }
+  load_state<storage::quota_snapshot>(*state.shared, caf::actor_cast<caf::actor>(self),
+                                      [id](pqxx::connection& connection) { return storage::load_quota(connection, id); });
 }
 
 void arm_expiry_timer(quota_actor* self) {
@@ -427,9 +411,11 @@ caf::behavior quota(quota_actor* self, std::string ticket_type_id, placement whe
         self->state.stale = true;
         maybe_start_batch(self);
       },
-      [self](loaded_atom, const snapshot_pointer& snapshot) { on_loaded(self, snapshot); },
-      [self](loaded_atom, const snapshot_pointer&, const std::string& failure) {
-        log::warn("quota could not load", {{"ticket_type.id", self->state.ticket_type_id}, {"error.message", failure}});
+      [self](loaded_atom, const snapshot_pointer& snapshot, bool ok) {
+        if (ok) return on_loaded(self, snapshot);
+        // The database refused or failed the load: answer what waits (it can be retried) and
+        // try again shortly; nothing is decided on a picture that was not read.
+        log::warn("quota could not load", {{"ticket_type.id", self->state.ticket_type_id}});
         self->state.loading = false;
         fail_queue(self, inventory_errc::database_unavailable);
         self->delayed_send(self, reload_retry_delay_ms, reload_atom::value);
