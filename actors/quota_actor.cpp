@@ -330,11 +330,12 @@ void on_committed(quota_actor* self, std::uint64_t generation, std::int32_t outc
     std::set<std::string> refused(refused_holds.begin(), refused_holds.end());
     apply_committed_batch(self, refused);
     // Published before anyone is answered: a buyer told "released" who asks again at once must
-    // not meet the sold-out shortcut's old figure.
+    // meet neither the sold-out shortcut's old figure nor the event actor's. The event's region
+    // gets the figure before the answer leaves, so any later read through it sees the figure.
     publish_availability(state);
-    answer_committed_batch(self, refused);
     tell_entity(*state.shared, entity_kind::event, state.type.event_id,
                 caf::make_message(availability_atom::value, current_availability(state)));
+    answer_committed_batch(self, refused);
     arm_expiry_timer(self);
     return maybe_start_batch(self);
   }
