@@ -51,7 +51,8 @@ std::optional<std::int64_t> percent_of(std::int64_t amount_minor, basis_points r
 }
 
 std::optional<std::int64_t> included_tax(std::int64_t gross_minor, basis_points rate) {
-  return multiply_divide_rounded(gross_minor, rate.value, static_cast<std::int64_t>(basis_points_per_whole) + rate.value);
+  return multiply_divide_rounded(gross_minor, rate.value,
+                                 static_cast<std::int64_t>(basis_points_per_whole) + rate.value);
 }
 
 std::string percent_string(basis_points rate) {

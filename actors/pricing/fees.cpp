@@ -6,8 +6,10 @@ namespace eventstripe::actors::pricing {
 
 std::optional<pricing_error> validate_fee_rule(const fee_rule& rule) {
   if (!is_amount(rule.fixed_minor))
-    return make_pricing_error(pricing_errc::invalid_fee, "the fixed fee must be 0.." + std::to_string(amount_minor_max));
-  if (!is_rate(rule.percent)) return make_pricing_error(pricing_errc::invalid_fee, "the percent fee must be 0..10000 bp");
+    return make_pricing_error(pricing_errc::invalid_fee,
+                              "the fixed fee must be 0.." + std::to_string(amount_minor_max));
+  if (!is_rate(rule.percent))
+    return make_pricing_error(pricing_errc::invalid_fee, "the percent fee must be 0..10000 bp");
   if (rule.cap_minor && !is_amount(*rule.cap_minor))
     return make_pricing_error(pricing_errc::invalid_fee, "the fee cap must be 0.." + std::to_string(amount_minor_max));
   return std::nullopt;

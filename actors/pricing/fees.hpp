@@ -17,7 +17,7 @@ enum class fee_mode : std::uint8_t {
 
 struct fee_rule {
   std::int64_t fixed_minor = 0;
-  basis_points percent{};               // of the ticket's price after discount
+  basis_points percent{};                 // of the ticket's price after discount
   std::optional<std::int64_t> cap_minor;  // per ticket, on fixed + percent
   fee_mode mode = fee_mode::added;
 };

@@ -22,9 +22,9 @@ enum class pricing_errc : std::uint8_t {
   invalid_request,          // e.g. a discount above the price, tier counters that do not match the tiers
   invalid_fee,              // a fee rule with negative parts or a cap below zero
   // taxes
-  unknown_tax_country,  // no rate in the shipped table and no override given
-  malformed_vat_id,     // not the official format of its EU country (or not an EU prefix)
-  vat_id_rejected,      // well-formed, but the plugged-in checker says it is not registered
+  unknown_tax_country,    // no rate in the shipped table and no override given
+  malformed_vat_id,       // not the official format of its EU country (or not an EU prefix)
+  vat_id_rejected,        // well-formed, but the plugged-in checker says it is not registered
   vat_check_unavailable,  // the plugged-in checker could not answer (e.g. VIES down)
   // tiers (setup)
   invalid_tier,       // a tier with an empty or duplicate name, a negative price, an empty window, quantity <= 0

@@ -8,13 +8,13 @@ namespace {
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 bool in_scope(const promo_code& code, std::string_view ticket_type_id) {
-  return code.ticket_type_ids.empty() ||
-         std::find(code.ticket_type_ids.begin(), code.ticket_type_ids.end(), ticket_type_id) !=
-             code.ticket_type_ids.end();
+  return code.ticket_type_ids.empty() || std::find(code.ticket_type_ids.begin(), code.ticket_type_ids.end(),
+                                                   ticket_type_id) != code.ticket_type_ids.end();
 }
 
 bool in_window(const promo_code& code, std::int64_t now_ms) {
-  return (!code.valid_from_ms || now_ms >= *code.valid_from_ms) && (!code.valid_until_ms || now_ms < *code.valid_until_ms);
+  return (!code.valid_from_ms || now_ms >= *code.valid_from_ms) &&
+         (!code.valid_until_ms || now_ms < *code.valid_until_ms);
 }
 
 pricing_error setup_error(const promo_code& code, std::string why) {
@@ -43,19 +43,23 @@ std::optional<std::int64_t> discount_per_ticket(const promo_code& code, std::int
 std::optional<pricing_error> validate_discount(const promo_code& code) {
   switch (code.kind) {
     case promo_kind::percent_off:
-      if (code.percent_off.value < 1 || code.percent_off > rate_max) return setup_error(code, "percent off must be 1..10000 bp");
+      if (code.percent_off.value < 1 || code.percent_off > rate_max)
+        return setup_error(code, "percent off must be 1..10000 bp");
       if (code.amount_minor != 0) return setup_error(code, "a percent code has no amount");
       break;
     case promo_kind::amount_off:
-      if (code.amount_minor < 1 || code.amount_minor > amount_minor_max) return setup_error(code, "amount off must be positive");
+      if (code.amount_minor < 1 || code.amount_minor > amount_minor_max)
+        return setup_error(code, "amount off must be positive");
       if (code.percent_off.value != 0) return setup_error(code, "an amount code has no percentage");
       break;
     case promo_kind::fixed_price:
-      if (!is_amount(code.amount_minor)) return setup_error(code, "the fixed price must be 0.." + std::to_string(amount_minor_max));
+      if (!is_amount(code.amount_minor))
+        return setup_error(code, "the fixed price must be 0.." + std::to_string(amount_minor_max));
       if (code.percent_off.value != 0) return setup_error(code, "a fixed-price code has no percentage");
       break;
     case promo_kind::access:
-      if (code.amount_minor != 0 || code.percent_off.value != 0) return setup_error(code, "an access code gives no discount");
+      if (code.amount_minor != 0 || code.percent_off.value != 0)
+        return setup_error(code, "an access code gives no discount");
       if (code.budget_minor) return setup_error(code, "an access code has no discount budget");
       break;
   }
@@ -87,7 +91,8 @@ std::optional<pricing_error> validate_promo_code(const promo_code& code) {
   if (code.valid_from_ms && code.valid_until_ms && *code.valid_from_ms >= *code.valid_until_ms)
     return setup_error(code, "its validity window starts at or after its end");
   if (code.uses_max && *code.uses_max < 1) return setup_error(code, "maximum uses must be positive");
-  if (code.uses_per_buyer_max && *code.uses_per_buyer_max < 1) return setup_error(code, "maximum uses per buyer must be positive");
+  if (code.uses_per_buyer_max && *code.uses_per_buyer_max < 1)
+    return setup_error(code, "maximum uses per buyer must be positive");
   if (code.budget_minor && (*code.budget_minor < 1 || *code.budget_minor > amount_minor_max))
     return setup_error(code, "the discount budget must be positive");
   if (code.ticket_type_ids.size() > promo_scope_ticket_types_max)
@@ -111,7 +116,8 @@ bool unlocks_ticket_type(const promo_code& code, std::string_view ticket_type_id
 
 expected<promo_grant> apply_promo(const promo_code& code, const promo_usage& usage, const promo_request& request) {
   if (request.quantity < 1 || request.quantity > quantity_per_line_max)
-    return make_pricing_error(pricing_errc::quantity_out_of_range, "quantity must be 1.." + std::to_string(quantity_per_line_max));
+    return make_pricing_error(pricing_errc::quantity_out_of_range,
+                              "quantity must be 1.." + std::to_string(quantity_per_line_max));
   if (!is_amount(request.unit_price_minor))
     return make_pricing_error(pricing_errc::amount_out_of_range, "the unit price is out of range");
   if (usage.uses < 0 || usage.buyer_uses < 0 || usage.discount_spent_minor < 0)
@@ -124,8 +130,10 @@ expected<promo_grant> apply_promo(const promo_code& code, const promo_usage& usa
     return decision_error(pricing_errc::promo_not_for_ticket_type, code, "is not valid for this ticket type");
   // 64-bit sums: counters near INT32_MAX cannot overflow.
   if (code.uses_max && static_cast<std::int64_t>(usage.uses) + request.quantity > *code.uses_max)
-    return decision_error(pricing_errc::promo_exhausted, code, "has no uses left for " + std::to_string(request.quantity) + " tickets");
-  if (code.uses_per_buyer_max && static_cast<std::int64_t>(usage.buyer_uses) + request.quantity > *code.uses_per_buyer_max)
+    return decision_error(pricing_errc::promo_exhausted, code,
+                          "has no uses left for " + std::to_string(request.quantity) + " tickets");
+  if (code.uses_per_buyer_max &&
+      static_cast<std::int64_t>(usage.buyer_uses) + request.quantity > *code.uses_per_buyer_max)
     return decision_error(pricing_errc::promo_buyer_limit, code,
                           "may be used for at most " + std::to_string(*code.uses_per_buyer_max) + " tickets per buyer");
   auto per_ticket = discount_per_ticket(code, request.unit_price_minor);
@@ -134,7 +142,8 @@ expected<promo_grant> apply_promo(const promo_code& code, const promo_usage& usa
   if (grant.discount_per_ticket_minor > 0 && code.budget_minor) {
     auto remaining = std::max<std::int64_t>(0, *code.budget_minor - usage.discount_spent_minor);
     auto affordable = remaining / request.quantity;
-    if (affordable < 1) return decision_error(pricing_errc::promo_budget_exhausted, code, "has used up its discount budget");
+    if (affordable < 1)
+      return decision_error(pricing_errc::promo_budget_exhausted, code, "has used up its discount budget");
     if (affordable < grant.discount_per_ticket_minor) {
       grant.discount_per_ticket_minor = affordable;
       grant.budget_clipped = true;

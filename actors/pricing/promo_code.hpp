@@ -31,11 +31,11 @@ enum class promo_kind : std::uint8_t {
 struct promo_code {
   std::string code;  // normalised (normalize_promo_code); unique per event
   promo_kind kind = promo_kind::percent_off;
-  basis_points percent_off{};                // percent_off only
-  std::int64_t amount_minor = 0;             // amount_off: off per ticket; fixed_price: the price per ticket
-  std::vector<std::string> ticket_type_ids;  // scope; empty: every ticket type of the event
-  std::optional<std::int64_t> valid_from_ms;   // unix ms, inclusive
-  std::optional<std::int64_t> valid_until_ms;  // unix ms, exclusive
+  basis_points percent_off{};                      // percent_off only
+  std::int64_t amount_minor = 0;                   // amount_off: off per ticket; fixed_price: the price per ticket
+  std::vector<std::string> ticket_type_ids;        // scope; empty: every ticket type of the event
+  std::optional<std::int64_t> valid_from_ms;       // unix ms, inclusive
+  std::optional<std::int64_t> valid_until_ms;      // unix ms, exclusive
   std::optional<std::int32_t> uses_max;            // tickets in total (live holds + sold)
   std::optional<std::int32_t> uses_per_buyer_max;  // tickets per buyer (live holds + sold)
   std::optional<std::int64_t> budget_minor;        // total discount the code may ever give

@@ -22,7 +22,8 @@ std::optional<pricing_error> validate_line(const quote_line_input& input, const 
                       "unit price must be 0.." + std::to_string(amount_minor_max) + " minor units");
   if (input.discount_per_ticket_minor < 0 || input.discount_per_ticket_minor > input.unit_price_minor)
     return line_error(pricing_errc::invalid_request, input, "the discount must be between 0 and the unit price");
-  if (!is_rate(input.tax_rate)) return line_error(pricing_errc::rate_out_of_range, input, "tax rate must be 0..10000 bp");
+  if (!is_rate(input.tax_rate))
+    return line_error(pricing_errc::rate_out_of_range, input, "tax rate must be 0..10000 bp");
   if (auto failure = validate_fee_rule(input.fee)) return line_error(failure->code, input, failure->detail);
   return std::nullopt;
 }
@@ -95,7 +96,8 @@ bool add_line(quote_totals& totals, const quote_line& line) {
 expected<quote> make_quote(const quote_request& request) {
   if (!currency_exponent(request.currency))
     return make_pricing_error(pricing_errc::unknown_currency, "'" + request.currency + "' is not an ISO 4217 currency");
-  if (request.lines.empty()) return make_pricing_error(pricing_errc::invalid_request, "a quote needs at least one line");
+  if (request.lines.empty())
+    return make_pricing_error(pricing_errc::invalid_request, "a quote needs at least one line");
   if (request.lines.size() > lines_per_quote_max)
     return make_pricing_error(pricing_errc::too_many_lines,
                               "at most " + std::to_string(lines_per_quote_max) + " lines per quote");

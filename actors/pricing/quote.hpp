@@ -24,8 +24,8 @@ enum class tax_mode : std::uint8_t {
 
 struct quote_line_input {
   std::string ticket_type_id;
-  std::string tier;       // empty: the ticket type's fixed price
-  std::string currency;   // must be the quote's currency
+  std::string tier;                   // empty: the ticket type's fixed price
+  std::string currency;               // must be the quote's currency
   std::int64_t unit_price_minor = 0;  // as listed: tax-inclusive in inclusive mode
   std::int32_t quantity = 0;
   std::int64_t discount_per_ticket_minor = 0;  // from apply_promo; 0 <= discount <= unit price

@@ -8,7 +8,9 @@
 namespace eventstripe::actors::pricing {
 namespace {
 
-nlohmann::json text_or_null(const std::string& text) { return text.empty() ? nlohmann::json(nullptr) : nlohmann::json(text); }
+nlohmann::json text_or_null(const std::string& text) {
+  return text.empty() ? nlohmann::json(nullptr) : nlohmann::json(text);
+}
 
 nlohmann::json line_json(const quote_line& line, const std::string& currency) {
   return {{"ticket_type_id", line.ticket_type_id},

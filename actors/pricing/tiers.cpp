@@ -65,8 +65,7 @@ std::optional<pricing_error> validate_tiers(std::span<const price_tier> tiers) {
   for (std::size_t later = 0; later < tiers.size(); ++later) {
     if (auto failure = validate_one(tiers[later])) return failure;
     for (std::size_t earlier = 0; earlier < later; ++earlier) {
-      if (tiers[earlier].name == tiers[later].name)
-        return tier_error(tiers[later], "another tier has the same name");
+      if (tiers[earlier].name == tiers[later].name) return tier_error(tiers[later], "another tier has the same name");
       if (auto failure = conflict(tiers[earlier], tiers[later])) return failure;
     }
   }

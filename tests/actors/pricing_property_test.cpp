@@ -2,7 +2,10 @@
 // generator, so every run and every standard library sees the same orders): the lines add up to
 // the totals, no amount is negative, tax is rounded to the nearest minor unit per line, and the
 // inclusive and exclusive modes agree within the documented rounding.
+#include <array>
 #include <catch2/catch.hpp>
+#include <string>
+#include <vector>
 
 #include "actors/money.hpp"
 #include "actors/pricing/amount.hpp"
@@ -10,10 +13,6 @@
 #include "actors/pricing/promo_code.hpp"
 #include "actors/pricing/quote.hpp"
 #include "actors/pricing/tax_table.hpp"
-
-#include <array>
-#include <string>
-#include <vector>
 
 using namespace eventstripe::actors::pricing;
 
@@ -56,7 +55,8 @@ basis_points random_rate(generator& random) {
     const auto& row = table[static_cast<std::size_t>(random.between(0, static_cast<std::int64_t>(table.size()) - 1))];
     return random.chance(50) && row.admission_rate ? *row.admission_rate : row.standard_rate;
   }
-  return basis_points{static_cast<std::int32_t>(random.chance(50) ? random.between(0, 3000) : random.between(0, 10000))};
+  return basis_points{
+      static_cast<std::int32_t>(random.chance(50) ? random.between(0, 3000) : random.between(0, 10000))};
 }
 
 std::int64_t random_price(generator& random, std::int64_t major) {
@@ -150,8 +150,8 @@ bool rounded_to_nearest(std::int64_t tax, std::int64_t base, std::int64_t r, std
 }
 
 void check_line(const quote_line& line, const quote_line_input& input, const quote_request& request) {
-  for (auto amount : {line.unit_price_minor, line.discount_minor, line.fee_minor, line.net_minor, line.tax_minor,
-                      line.gross_minor})
+  for (auto amount :
+       {line.unit_price_minor, line.discount_minor, line.fee_minor, line.net_minor, line.tax_minor, line.gross_minor})
     CHECK(amount >= 0);
   CHECK(line.tax_rate.value >= 0);
   CHECK(line.gross_minor == line.net_minor + line.tax_minor);
@@ -167,8 +167,10 @@ void check_line(const quote_line& line, const quote_line_input& input, const quo
   if (request.reverse_charge) {
     CHECK(line.tax_minor == 0);
     CHECK(line.tax_rate.value == 0);
-    if (request.mode == tax_mode::exclusive) CHECK(line.net_minor == charged);
-    else CHECK(rounded_to_nearest(charged - line.net_minor, charged, r, 10000 + r));
+    if (request.mode == tax_mode::exclusive)
+      CHECK(line.net_minor == charged);
+    else
+      CHECK(rounded_to_nearest(charged - line.net_minor, charged, r, 10000 + r));
     return;
   }
   CHECK(line.tax_rate == input.tax_rate);
@@ -315,7 +317,11 @@ TEST_CASE("huge generated orders end in a result or amount_out_of_range, never i
   }
   CHECK(refused > 0);
   // Small enough ones still price: a single cheap ticket.
-  auto cheap = make_quote(quote_request{"EUR", tax_mode::inclusive, false, "", {quote_line_input{"t", "", "EUR", 100, 1, 0, "", {}, basis_points{1900}}}});
+  auto cheap = make_quote(quote_request{"EUR",
+                                        tax_mode::inclusive,
+                                        false,
+                                        "",
+                                        {quote_line_input{"t", "", "EUR", 100, 1, 0, "", {}, basis_points{1900}}}});
   CHECK(cheap);
   CHECK(priced_count + refused == 2000);
 }

@@ -1,8 +1,10 @@
 // Pricing rules: known answers for money, tax, fees, tiers, promo codes and VAT ids. Property tests
 // over generated orders are in pricing_property_test.cpp.
 #include <catch2/catch.hpp>
-
 #include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "actors/pricing/amount.hpp"
 #include "actors/pricing/fees.hpp"
@@ -13,10 +15,6 @@
 #include "actors/pricing/tiers.hpp"
 #include "actors/pricing/vat_id.hpp"
 
-#include <set>
-#include <string>
-#include <vector>
-
 using namespace eventstripe::actors::pricing;
 
 namespace {
@@ -24,8 +22,7 @@ namespace {
 constexpr std::int64_t day_ms = 86'400'000;
 constexpr std::int64_t march_1 = 1'835'481'600'000;  // 2028-03-01T00:00:00Z
 
-quote_line_input ticket(std::string currency, std::int64_t unit_price_minor, std::int32_t quantity,
-                        basis_points rate) {
+quote_line_input ticket(std::string currency, std::int64_t unit_price_minor, std::int32_t quantity, basis_points rate) {
   quote_line_input line;
   line.ticket_type_id = "tt-1";
   line.currency = std::move(currency);
@@ -79,8 +76,8 @@ TEST_CASE("the rounding rule is exact rational arithmetic rounded half away from
   CHECK(multiply_divide_rounded(4'000'000'000'000'000'000, 3, 4) == 3'000'000'000'000'000'000);
   CHECK_FALSE(multiply_divide_rounded(4'000'000'000'000'000'000, 4, 1));  // result too large
   CHECK_FALSE(multiply_divide_rounded(1, 1, 0));                          // no division by zero
-  CHECK(percent_of(5, basis_points{1000}) == 1);      // 0.5 -> 1
-  CHECK(percent_of(4, basis_points{1000}) == 0);      // 0.4 -> 0
+  CHECK(percent_of(5, basis_points{1000}) == 1);                          // 0.5 -> 1
+  CHECK(percent_of(4, basis_points{1000}) == 0);                          // 0.4 -> 0
   CHECK(included_tax(11900, basis_points{1900}) == 1900);
   CHECK(included_tax(3, basis_points{10000}) == 2);  // 1.5 -> 2
 }
@@ -147,18 +144,18 @@ TEST_CASE("known answers in JPY (no decimals), KWD (three) and EUR, per line") {
     std::int64_t net, tax, gross;
   };
   const std::vector<known> table{
-      {"JPY", 1100, 1, 1000, tax_mode::inclusive, 1000, 100, 1100},      // ¥1,100 incl. 10 %
-      {"JPY", 1000, 3, 1000, tax_mode::exclusive, 3000, 300, 3300},      // ¥3,000 + 10 %
-      {"JPY", 999, 1, 800, tax_mode::inclusive, 925, 74, 999},           // 73.99 -> 74
-      {"KWD", 1150, 1, 1500, tax_mode::inclusive, 1000, 150, 1150},      // 1.150 KWD incl. 15 %
-      {"KWD", 1000, 1, 1900, tax_mode::inclusive, 840, 160, 1000},       // 159.66 -> 160 fils
-      {"KWD", 1234, 2, 500, tax_mode::exclusive, 2468, 123, 2591},       // 123.4 -> 123 fils
-      {"EUR", 1070, 1, 700, tax_mode::inclusive, 1000, 70, 1070},        // DE admission 7 %
-      {"EUR", 1999, 3, 1900, tax_mode::inclusive, 5039, 958, 5997},      // 957.5 -> 958, per line
-      {"EUR", 5, 1, 1000, tax_mode::exclusive, 5, 1, 6},                 // 0.5 cent -> 1 cent
-      {"EUR", 10550, 1, 550, tax_mode::inclusive, 10000, 550, 10550},    // FR admission 5.5 %
-      {"CHF", 10260, 1, 260, tax_mode::inclusive, 10000, 260, 10260},    // CH 2.6 %
-      {"EUR", 0, 4, 1900, tax_mode::inclusive, 0, 0, 0},                 // free tickets
+      {"JPY", 1100, 1, 1000, tax_mode::inclusive, 1000, 100, 1100},    // ¥1,100 incl. 10 %
+      {"JPY", 1000, 3, 1000, tax_mode::exclusive, 3000, 300, 3300},    // ¥3,000 + 10 %
+      {"JPY", 999, 1, 800, tax_mode::inclusive, 925, 74, 999},         // 73.99 -> 74
+      {"KWD", 1150, 1, 1500, tax_mode::inclusive, 1000, 150, 1150},    // 1.150 KWD incl. 15 %
+      {"KWD", 1000, 1, 1900, tax_mode::inclusive, 840, 160, 1000},     // 159.66 -> 160 fils
+      {"KWD", 1234, 2, 500, tax_mode::exclusive, 2468, 123, 2591},     // 123.4 -> 123 fils
+      {"EUR", 1070, 1, 700, tax_mode::inclusive, 1000, 70, 1070},      // DE admission 7 %
+      {"EUR", 1999, 3, 1900, tax_mode::inclusive, 5039, 958, 5997},    // 957.50 -> 958, per line
+      {"EUR", 5, 1, 1000, tax_mode::exclusive, 5, 1, 6},               // 0.5 cent -> 1 cent
+      {"EUR", 10550, 1, 550, tax_mode::inclusive, 10000, 550, 10550},  // FR admission 5.5 %
+      {"CHF", 10260, 1, 260, tax_mode::inclusive, 10000, 260, 10260},  // CH 2.6 %
+      {"EUR", 0, 4, 1900, tax_mode::inclusive, 0, 0, 0},               // free tickets
   };
   for (const auto& row : table) {
     INFO(row.currency << " " << row.unit << " x" << row.quantity << " at " << row.rate_bp << " bp");
@@ -277,10 +274,10 @@ TEST_CASE("who gets reverse charge") {
 
 TEST_CASE("a percent fee is capped per ticket, and free tickets carry no fee") {
   fee_rule rule{99, basis_points{1000}, 500, fee_mode::added};  // 0.99 + 10 %, at most 5.00
-  CHECK(fee_per_ticket(rule, 2000).value() == 299);    // 0.99 + 2.00
-  CHECK(fee_per_ticket(rule, 20000).value() == 500);   // 0.99 + 20.00, capped
-  CHECK(fee_per_ticket(rule, 0).value() == 0);         // free ticket
-  CHECK(fee_per_ticket(rule, 5).value() == 100);       // 0.99 + 0.5 cent -> 1 cent
+  CHECK(fee_per_ticket(rule, 2000).value() == 299);             // 0.99 + 2.00
+  CHECK(fee_per_ticket(rule, 20000).value() == 500);            // 0.99 + 20.00, capped
+  CHECK(fee_per_ticket(rule, 0).value() == 0);                  // free ticket
+  CHECK(fee_per_ticket(rule, 5).value() == 100);                // 0.99 + 0.5 cent -> 1 cent
   fee_rule fixed_only{150, basis_points{0}, std::nullopt, fee_mode::added};
   CHECK(fee_per_ticket(fixed_only, 1).value() == 150);
   CHECK(fee_per_ticket(fee_rule{-1, {}, {}, fee_mode::added}, 100).error().code == pricing_errc::invalid_fee);
@@ -408,7 +405,7 @@ TEST_CASE("the tax table covers EU-27, GB, CH, NO, AU, NZ and CA with sourced, p
     INFO(row.country);
     CHECK(seen.insert(std::string(row.country)).second);  // no duplicates
     CHECK(row.eu_member == (eu.count(std::string(row.country)) == 1));
-    CHECK(row.standard_rate >= basis_points{500});  // Canada's GST is the lowest
+    CHECK(row.standard_rate >= basis_points{500});   // Canada's GST is the lowest
     CHECK(row.standard_rate <= basis_points{2700});  // Hungary's is the highest
     if (row.admission_rate) {
       CHECK(*row.admission_rate >= basis_points{0});
@@ -431,11 +428,11 @@ TEST_CASE("well-known rates are what the sources say") {
     std::int32_t standard, admission;
   };
   const std::vector<expected_rates> table{
-      {"DE", 1900, 700}, {"FR", 2000, 550}, {"NL", 2100, 900}, {"AT", 2000, 1300}, {"CH", 810, 260},
-      {"GB", 2000, 2000}, {"IT", 2200, 1000}, {"ES", 2100, 1000}, {"BE", 2100, 600}, {"SE", 2500, 600},
-      {"FI", 2550, 1350}, {"IE", 2300, 900}, {"LU", 1700, 300}, {"DK", 2500, 2500}, {"EE", 2400, 2400},
-      {"RO", 2100, 2100}, {"SK", 2300, 2300}, {"LT", 2100, 1200}, {"PL", 2300, 800}, {"AU", 1000, 1000},
-      {"NZ", 1500, 1500}, {"CA", 500, 500},  {"NO", 2500, 0},    {"GR", 2400, 600}, {"HU", 2700, 1800},
+      {"DE", 1900, 700},  {"FR", 2000, 550},  {"NL", 2100, 900},  {"AT", 2000, 1300}, {"CH", 810, 260},
+      {"GB", 2000, 2000}, {"IT", 2200, 1000}, {"ES", 2100, 1000}, {"BE", 2100, 600},  {"SE", 2500, 600},
+      {"FI", 2550, 1350}, {"IE", 2300, 900},  {"LU", 1700, 300},  {"DK", 2500, 2500}, {"EE", 2400, 2400},
+      {"RO", 2100, 2100}, {"SK", 2300, 2300}, {"LT", 2100, 1200}, {"PL", 2300, 800},  {"AU", 1000, 1000},
+      {"NZ", 1500, 1500}, {"CA", 500, 500},   {"NO", 2500, 0},    {"GR", 2400, 600},  {"HU", 2700, 1800},
   };
   for (const auto& row : table) {
     INFO(row.country);
@@ -470,28 +467,49 @@ TEST_CASE("VAT ids in the official format of each member state are accepted and 
     const char* number;
   };
   const std::vector<sample> valid{
-      {"ATU12345678", "AT", "ATU12345678"},     {"BE0123456789", "BE", "BE0123456789"},
-      {"BE1234567890", "BE", "BE1234567890"},   {"BG123456789", "BG", "BG123456789"},
-      {"BG1234567890", "BG", "BG1234567890"},   {"CY12345678X", "CY", "CY12345678X"},
-      {"CZ12345678", "CZ", "CZ12345678"},       {"CZ1234567890", "CZ", "CZ1234567890"},
-      {"DE123456789", "DE", "DE123456789"},     {"DK12345678", "DK", "DK12345678"},
-      {"EE123456789", "EE", "EE123456789"},     {"EL123456789", "GR", "EL123456789"},
-      {"ESX1234567X", "ES", "ESX1234567X"},     {"ESA12345678", "ES", "ESA12345678"},
-      {"ES12345678Z", "ES", "ES12345678Z"},     {"FI12345678", "FI", "FI12345678"},
-      {"FRAB123456789", "FR", "FRAB123456789"}, {"FR12345678901", "FR", "FR12345678901"},
-      {"HR12345678901", "HR", "HR12345678901"}, {"HU12345678", "HU", "HU12345678"},
-      {"IE1234567T", "IE", "IE1234567T"},       {"IE1234567WA", "IE", "IE1234567WA"},
-      {"IE1S23456T", "IE", "IE1S23456T"},       {"IE1+23456T", "IE", "IE1+23456T"},
-      {"IT12345678901", "IT", "IT12345678901"}, {"LT123456789", "LT", "LT123456789"},
-      {"LT123456789012", "LT", "LT123456789012"}, {"LU12345678", "LU", "LU12345678"},
-      {"LV12345678901", "LV", "LV12345678901"}, {"MT12345678", "MT", "MT12345678"},
-      {"NL123456789B01", "NL", "NL123456789B01"}, {"PL1234567890", "PL", "PL1234567890"},
-      {"PT123456789", "PT", "PT123456789"},     {"RO12", "RO", "RO12"},
-      {"RO1234567890", "RO", "RO1234567890"},   {"SE123456789001", "SE", "SE123456789001"},
-      {"SI12345678", "SI", "SI12345678"},       {"SK1234567890", "SK", "SK1234567890"},
+      {"ATU12345678", "AT", "ATU12345678"},
+      {"BE0123456789", "BE", "BE0123456789"},
+      {"BE1234567890", "BE", "BE1234567890"},
+      {"BG123456789", "BG", "BG123456789"},
+      {"BG1234567890", "BG", "BG1234567890"},
+      {"CY12345678X", "CY", "CY12345678X"},
+      {"CZ12345678", "CZ", "CZ12345678"},
+      {"CZ1234567890", "CZ", "CZ1234567890"},
+      {"DE123456789", "DE", "DE123456789"},
+      {"DK12345678", "DK", "DK12345678"},
+      {"EE123456789", "EE", "EE123456789"},
+      {"EL123456789", "GR", "EL123456789"},
+      {"ESX1234567X", "ES", "ESX1234567X"},
+      {"ESA12345678", "ES", "ESA12345678"},
+      {"ES12345678Z", "ES", "ES12345678Z"},
+      {"FI12345678", "FI", "FI12345678"},
+      {"FRAB123456789", "FR", "FRAB123456789"},
+      {"FR12345678901", "FR", "FR12345678901"},
+      {"HR12345678901", "HR", "HR12345678901"},
+      {"HU12345678", "HU", "HU12345678"},
+      {"IE1234567T", "IE", "IE1234567T"},
+      {"IE1234567WA", "IE", "IE1234567WA"},
+      {"IE1S23456T", "IE", "IE1S23456T"},
+      {"IE1+23456T", "IE", "IE1+23456T"},
+      {"IT12345678901", "IT", "IT12345678901"},
+      {"LT123456789", "LT", "LT123456789"},
+      {"LT123456789012", "LT", "LT123456789012"},
+      {"LU12345678", "LU", "LU12345678"},
+      {"LV12345678901", "LV", "LV12345678901"},
+      {"MT12345678", "MT", "MT12345678"},
+      {"NL123456789B01", "NL", "NL123456789B01"},
+      {"PL1234567890", "PL", "PL1234567890"},
+      {"PT123456789", "PT", "PT123456789"},
+      {"RO12", "RO", "RO12"},
+      {"RO1234567890", "RO", "RO1234567890"},
+      {"SE123456789001", "SE", "SE123456789001"},
+      {"SI12345678", "SI", "SI12345678"},
+      {"SK1234567890", "SK", "SK1234567890"},
       // normalising: case, spaces, dots, dashes; GR typed for EL
-      {"de 123.456.789", "DE", "DE123456789"},  {"nl-1234.56789-b01", "NL", "NL123456789B01"},
-      {"  atu 1234 5678 ", "AT", "ATU12345678"}, {"GR123456789", "GR", "EL123456789"},
+      {"de 123.456.789", "DE", "DE123456789"},
+      {"nl-1234.56789-b01", "NL", "NL123456789B01"},
+      {"  atu 1234 5678 ", "AT", "ATU12345678"},
+      {"GR123456789", "GR", "EL123456789"},
   };
   std::set<std::string> countries;
   for (const auto& row : valid) {
@@ -514,31 +532,31 @@ TEST_CASE("VAT ids in the official format of each member state are accepted and 
 
 TEST_CASE("malformed VAT ids are refused with malformed_vat_id") {
   for (const char* text : {
-           "",                 // nothing
-           "DE",               // prefix only
-           "DE12345678",       // 8 digits, needs 9
-           "DE1234567890",     // 10 digits
-           "DE12345678A",      // a letter
-           "AT12345678",       // Austria needs the U
-           "ATU1234567",       // 7 digits after U
-           "BE2123456789",     // Belgium starts with 0 or 1
-           "BE123456789",      // 9 digits
-           "NL123456789001",   // NL needs the B
-           "NL123456789B1",    // one digit after B
-           "FR123456789",      // 2 key characters missing
-           "FRAB12345678",     // 8 digits of SIREN
-           "IT1234567890",     // 10 digits
-           "ES123456789",      // first and last both digits
-           "ESX12345678Y9",    // too long
-           "EL12345678",       // 8 digits
-           "CY123456789",      // the last character must be a letter
-           "IE12345678",       // no check letter
-           "SE123456789012",   // must end in 01
-           "RO1",              // 1 digit
-           "RO12345678901",    // 11 digits
-           "LT1234567890",     // 10 digits
-           "XX123456789",      // no such prefix
-           "GB123456789",      // not an EU member state
+           "",                    // nothing
+           "DE",                  // prefix only
+           "DE12345678",          // 8 digits, needs 9
+           "DE1234567890",        // 10 digits
+           "DE12345678A",         // a letter
+           "AT12345678",          // Austria needs the U
+           "ATU1234567",          // 7 digits after U
+           "BE2123456789",        // Belgium starts with 0 or 1
+           "BE123456789",         // 9 digits
+           "NL123456789001",      // NL needs the B
+           "NL123456789B1",       // one digit after B
+           "FR123456789",         // 2 key characters missing
+           "FRAB12345678",        // 8 digits of SIREN
+           "IT1234567890",        // 10 digits
+           "ES123456789",         // first and last both digits
+           "ESX12345678Y9",       // too long
+           "EL12345678",          // 8 digits
+           "CY123456789",         // the last character must be a letter
+           "IE12345678",          // no check letter
+           "SE123456789012",      // must end in 01
+           "RO1",                 // 1 digit
+           "RO12345678901",       // 11 digits
+           "LT1234567890",        // 10 digits
+           "XX123456789",         // no such prefix
+           "GB123456789",         // not an EU member state
            "DE12345678\xc3\xa9",  // not ASCII
            "DE12345678 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9"  // too long to read
        }) {
@@ -643,10 +661,10 @@ TEST_CASE("time and quantity tiers combine") {
 TEST_CASE("no applicable tier falls back to the ticket type's fixed price") {
   CHECK(tier_for({}, {}, 1, 0) == "<fixed 9900>");  // no tiers at all
   std::vector<price_tier> tiers{tier("Presale", 1500, march_1, march_1 + day_ms, 10)};
-  CHECK(tier_for(tiers, {0}, 1, march_1 - 1) == "<fixed 9900>");          // not started
-  CHECK(tier_for(tiers, {10}, 1, march_1) == "<fixed 9900>");             // sold out
-  CHECK(tier_for(tiers, {0}, 1, march_1 + day_ms) == "<fixed 9900>");     // over
-  CHECK(tier_for(tiers, {0}, 11, march_1) == "<fixed 9900>");            // does not fit
+  CHECK(tier_for(tiers, {0}, 1, march_1 - 1) == "<fixed 9900>");       // not started
+  CHECK(tier_for(tiers, {10}, 1, march_1) == "<fixed 9900>");          // sold out
+  CHECK(tier_for(tiers, {0}, 1, march_1 + day_ms) == "<fixed 9900>");  // over
+  CHECK(tier_for(tiers, {0}, 11, march_1) == "<fixed 9900>");          // does not fit
   auto fixed = choose_tier(tiers, std::vector<std::int32_t>{10}, 1, march_1, 9900);
   REQUIRE(fixed);
   CHECK_FALSE(fixed->index);
@@ -655,7 +673,8 @@ TEST_CASE("no applicable tier falls back to the ticket type's fixed price") {
 
 TEST_CASE("tier choice refuses inconsistent input") {
   std::vector<price_tier> tiers{tier("A", 100, std::nullopt, std::nullopt, 5)};
-  CHECK(choose_tier(tiers, std::vector<std::int32_t>{0}, 0, 0, 100).error().code == pricing_errc::quantity_out_of_range);
+  CHECK(choose_tier(tiers, std::vector<std::int32_t>{0}, 0, 0, 100).error().code ==
+        pricing_errc::quantity_out_of_range);
   CHECK(choose_tier(tiers, std::vector<std::int32_t>{}, 1, 0, 100).error().code == pricing_errc::invalid_request);
   CHECK(choose_tier(tiers, std::vector<std::int32_t>{-1}, 1, 0, 100).error().code == pricing_errc::invalid_request);
   CHECK(choose_tier(tiers, std::vector<std::int32_t>{0}, 1, 0, -1).error().code == pricing_errc::amount_out_of_range);
@@ -711,10 +730,12 @@ TEST_CASE("overlapping and invalid tiers are rejected at setup, naming the tier"
   CHECK(failure_of({tier("", 100, std::nullopt, std::nullopt, 1)}).code == pricing_errc::invalid_tier);
   CHECK(failure_of({tier(std::string(tier_name_length_max + 1, 'x'), 100, std::nullopt, std::nullopt, 1)}).code ==
         pricing_errc::invalid_tier);
-  auto duplicate = failure_of({tier("Same", 100, std::nullopt, std::nullopt, 1), tier("Same", 200, std::nullopt, std::nullopt, 1)});
+  auto duplicate =
+      failure_of({tier("Same", 100, std::nullopt, std::nullopt, 1), tier("Same", 200, std::nullopt, std::nullopt, 1)});
   CHECK(duplicate.code == pricing_errc::invalid_tier);
   CHECK(duplicate.detail.find("'Same'") != std::string::npos);
-  CHECK(failure_of({tier("Huge", amount_minor_max + 1, std::nullopt, std::nullopt, 1)}).code == pricing_errc::invalid_tier);
+  CHECK(failure_of({tier("Huge", amount_minor_max + 1, std::nullopt, std::nullopt, 1)}).code ==
+        pricing_errc::invalid_tier);
   std::vector<price_tier> many;
   for (std::size_t at = 0; at <= tiers_per_ticket_type_max; ++at)
     many.push_back(tier("T" + std::to_string(at), 100, std::nullopt, std::nullopt, 1));
@@ -735,7 +756,8 @@ promo_code percent_code(std::string code, std::int32_t bp) {
   return promo;
 }
 
-promo_request request_for(std::string_view type, std::int32_t quantity, std::int64_t price, std::int64_t now_ms = march_1) {
+promo_request request_for(std::string_view type, std::int32_t quantity, std::int64_t price,
+                          std::int64_t now_ms = march_1) {
   return promo_request{type, quantity, price, now_ms};
 }
 
@@ -776,9 +798,11 @@ TEST_CASE("percent, amount and fixed-price codes; a discount never makes a price
   CHECK(percent->discount_minor == 600);
   CHECK(percent->code == "TEN");
   CHECK_FALSE(percent->budget_clipped);
-  CHECK(apply_promo(percent_code("HALF", 5000), fresh, request_for("tt-1", 1, 5)).value().discount_per_ticket_minor == 3);
-  CHECK(apply_promo(percent_code("ALL", 10000), fresh, request_for("tt-1", 1, 4900)).value().discount_per_ticket_minor ==
-        4900);
+  CHECK(apply_promo(percent_code("HALF", 5000), fresh, request_for("tt-1", 1, 5)).value().discount_per_ticket_minor ==
+        3);
+  CHECK(
+      apply_promo(percent_code("ALL", 10000), fresh, request_for("tt-1", 1, 4900)).value().discount_per_ticket_minor ==
+      4900);
 
   promo_code amount;
   amount.code = "FIVE";
@@ -799,7 +823,8 @@ TEST_CASE("percent, amount and fixed-price codes; a discount never makes a price
 
   // The discounted ticket in a quote: nothing below zero anywhere.
   auto line = ticket("EUR", 300, 2, basis_points{1900});
-  line.discount_per_ticket_minor = apply_promo(amount, fresh, request_for("tt-1", 2, 300)).value().discount_per_ticket_minor;
+  line.discount_per_ticket_minor =
+      apply_promo(amount, fresh, request_for("tt-1", 2, 300)).value().discount_per_ticket_minor;
   auto priced = quote_of({line});
   CHECK(priced.lines[0].gross_minor == 0);
   CHECK(priced.lines[0].tax_minor == 0);
@@ -839,9 +864,12 @@ TEST_CASE("every promo refusal has its own error") {
   auto uneven = apply_promo(code, promo_usage{10, 0, 9'999}, request_for("tt-1", 1, 5000));
   REQUIRE(uneven);
   CHECK(uneven->discount_minor == 1);
-  CHECK(promo_error(code, promo_usage{10, 0, 9'999}, request_for("tt-1", 2, 5000)) == pricing_errc::promo_budget_exhausted);
-  CHECK(promo_error(code, promo_usage{10, 0, 10'000}, request_for("tt-1", 1, 5000)) == pricing_errc::promo_budget_exhausted);
-  CHECK(promo_error(code, promo_usage{10, 0, 12'000}, request_for("tt-1", 1, 5000)) == pricing_errc::promo_budget_exhausted);
+  CHECK(promo_error(code, promo_usage{10, 0, 9'999}, request_for("tt-1", 2, 5000)) ==
+        pricing_errc::promo_budget_exhausted);
+  CHECK(promo_error(code, promo_usage{10, 0, 10'000}, request_for("tt-1", 1, 5000)) ==
+        pricing_errc::promo_budget_exhausted);
+  CHECK(promo_error(code, promo_usage{10, 0, 12'000}, request_for("tt-1", 1, 5000)) ==
+        pricing_errc::promo_budget_exhausted);
   // The order of checks: an expired code reports expiry even when also used up.
   CHECK(promo_error(code, promo_usage{100, 4, 10'000}, request_for("tt-3", 1, 5000, march_1 + 8 * day_ms)) ==
         pricing_errc::promo_expired);
@@ -852,7 +880,8 @@ TEST_CASE("every promo refusal has its own error") {
   // Requests that make no sense.
   CHECK(apply_promo(code, fresh, request_for("tt-1", 0, 5000)).error().code == pricing_errc::quantity_out_of_range);
   CHECK(apply_promo(code, fresh, request_for("tt-1", 1, -5)).error().code == pricing_errc::amount_out_of_range);
-  CHECK(apply_promo(code, promo_usage{-1, 0, 0}, request_for("tt-1", 1, 5)).error().code == pricing_errc::invalid_request);
+  CHECK(apply_promo(code, promo_usage{-1, 0, 0}, request_for("tt-1", 1, 5)).error().code ==
+        pricing_errc::invalid_request);
 }
 
 TEST_CASE("a code with 100 uses is used exactly 100 times") {
@@ -886,8 +915,8 @@ TEST_CASE("access codes unlock hidden ticket types in their scope and give no di
   access.uses_max = 2;
   REQUIRE_FALSE(validate_promo_code(access));
   CHECK(unlocks_ticket_type(access, "vip", march_1 - 1));
-  CHECK_FALSE(unlocks_ticket_type(access, "vip", march_1));  // expired
-  CHECK_FALSE(unlocks_ticket_type(access, "general", 0));    // not in scope
+  CHECK_FALSE(unlocks_ticket_type(access, "vip", march_1));               // expired
+  CHECK_FALSE(unlocks_ticket_type(access, "general", 0));                 // not in scope
   CHECK_FALSE(unlocks_ticket_type(percent_code("TEN", 1000), "vip", 0));  // discount codes do not unlock
   auto grant = apply_promo(access, promo_usage{}, request_for("vip", 2, 25000, 0));
   REQUIRE(grant);
@@ -907,11 +936,11 @@ TEST_CASE("inconsistent promo codes are refused at setup") {
     CHECK(failure->code == pricing_errc::invalid_promo_code);
   };
   CHECK_FALSE(validate_promo_code(percent_code("OK-CODE_1", 1)));
-  refused(percent_code("lower", 1000));     // not normalised
-  refused(percent_code("AB", 1000));        // too short
+  refused(percent_code("lower", 1000));  // not normalised
+  refused(percent_code("AB", 1000));     // too short
   refused(percent_code("HAS SPACE", 1000));
-  refused(percent_code("ZERO", 0));         // no discount
-  refused(percent_code("MORE", 10001));     // above 100 %
+  refused(percent_code("ZERO", 0));      // no discount
+  refused(percent_code("MORE", 10001));  // above 100 %
   auto amount = percent_code("AMOUNT", 0);
   amount.kind = promo_kind::amount_off;
   refused(amount);  // zero amount
