@@ -21,37 +21,90 @@ std::string id_list(pqxx::work& transaction, const std::vector<std::string>& ids
   return list + "]::text[]";
 }
 
+// A PostgreSQL array literal of text elements, {"a","b"}, for a statement parameter; an empty
+// string becomes NULL when `empty_is_null`.
+template <typename Element>
+std::string text_array(const std::vector<const new_hold*>& holds, Element element, bool empty_is_null = false) {
+  std::string literal = "{";
+  for (std::size_t i = 0; i < holds.size(); ++i) {
+    if (i) literal += ',';
+    const std::string& value = element(*holds[i]);
+    if (empty_is_null && value.empty()) {
+      literal += "NULL";
+      continue;
+    }
+    literal += '"';
+    for (char c : value) {
+      if (c == '"' || c == '\\') literal += '\\';
+      literal += c;
+    }
+    literal += '"';
+  }
+  return literal + "}";
+}
+
+template <typename Element>
+std::string number_array(const std::vector<const new_hold*>& holds, Element element) {
+  std::string literal = "{";
+  for (std::size_t i = 0; i < holds.size(); ++i) literal += (i ? "," : "") + std::to_string(element(*holds[i]));
+  return literal + "}";
+}
+
+// A group commit's rows go in as arrays through prepared statements: one parse and plan per
+// connection instead of one per batch, whatever the batch's size.
+constexpr const char* owns_shard_statement = "quota_batch_owns_shard";
+constexpr const char* writer_statement = "quota_batch_writer";
+constexpr const char* insert_checkouts_statement = "quota_batch_insert_checkouts";
+constexpr const char* insert_holds_statement = "quota_batch_insert_holds";
+
+void prepare_batch_statements(pqxx::connection_base& connection) {
+  // The fence (DESIGN.md): FOR SHARE, so a change of owner waits for this transaction.
+  connection.prepare(owns_shard_statement,
+                     "SELECT 1 FROM shards WHERE shard_id = $1 AND owner_epoch = $2 AND owner_node = $3 FOR SHARE");
+  connection.prepare(writer_statement,
+                     "SELECT 1 FROM ticket_types WHERE id = $1 AND writer_generation = $2 FOR NO KEY UPDATE");
+  // Arrays keep their order, so checkout rows go in in id order (see insert_holds).
+  connection.prepare(insert_checkouts_statement,
+                     "INSERT INTO checkouts (id, event_id, buyer_email, client_address, item_count, request_hash, "
+                     "idempotency_key, expires_at) "
+                     "SELECT id, event_id, email, address, items, decode(hash, 'hex'), key, "
+                     "to_timestamp(expires_ms::double precision / 1000) "
+                     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], "
+                     "$7::text[], $8::bigint[]) AS c(id, event_id, email, address, items, hash, key, expires_ms) "
+                     "ON CONFLICT (id) DO NOTHING");
+  connection.prepare(insert_holds_statement,
+                     "INSERT INTO holds (checkout_id, ticket_type_id, quantity, unit_price_minor, currency, status, "
+                     "expires_at) "
+                     "SELECT id, $1, quantity, price, $2, 'held', to_timestamp(expires_ms::double precision / 1000) "
+                     "FROM unnest($3::text[], $4::integer[], $5::bigint[], $6::bigint[]) "
+                     "AS h(id, quantity, price, expires_ms) "
+                     "ON CONFLICT (checkout_id, ticket_type_id) DO NOTHING RETURNING checkout_id");
+}
+
 // Returns the checkouts whose hold was not inserted (it existed already).
 std::vector<std::string> insert_holds(pqxx::work& transaction, const quota_batch& batch) {
-  std::string checkouts =
-      "INSERT INTO checkouts (id, event_id, buyer_email, client_address, item_count, request_hash, "
-      "idempotency_key, expires_at) VALUES ";
-  std::string holds =
-      "INSERT INTO holds (checkout_id, ticket_type_id, quantity, unit_price_minor, currency, status, expires_at) "
-      "VALUES ";
   // Checkout rows are inserted in id order: two quotas whose batches share multi-item checkouts
   // then take the unique-index locks in the same order and cannot deadlock.
   std::vector<const new_hold*> ordered;
   for (const auto& hold : batch.holds) ordered.push_back(&hold);
   std::sort(ordered.begin(), ordered.end(), [](auto* a, auto* b) { return a->checkout_id < b->checkout_id; });
-  for (std::size_t i = 0; i < ordered.size(); ++i) {
-    const auto& hold = *ordered[i];
-    auto separator = i ? "," : "";
-    checkouts += separator;
-    checkouts += "(" + transaction.quote(hold.checkout_id) + "," + transaction.quote(hold.event_id) + "," +
-                 transaction.quote(hold.buyer_email) + "," + transaction.quote(hold.client_address) + "," +
-                 std::to_string(hold.item_count) + ",decode(" + transaction.quote(hold.request_hash_hex) +
-                 ",'hex')," + (hold.idempotency_key.empty() ? "NULL" : transaction.quote(hold.idempotency_key)) +
-                 "," + timestamp(hold.expires_at_ms) + ")";
-    holds += separator;
-    holds += "(" + transaction.quote(hold.checkout_id) + "," + transaction.quote(batch.ticket_type_id) + "," +
-             std::to_string(hold.quantity) + "," + std::to_string(hold.unit_price_minor) + "," +
-             transaction.quote(batch.currency) + ",'held'," + timestamp(hold.expires_at_ms) + ")";
-  }
+  auto ids = text_array(ordered, [](const new_hold& hold) -> const std::string& { return hold.checkout_id; });
+  auto expires = number_array(ordered, [](const new_hold& hold) { return hold.expires_at_ms; });
   // A checkout with several ticket types is written by the first of their quotas to commit.
-  transaction.exec(checkouts + " ON CONFLICT (id) DO NOTHING");
+  transaction.exec_prepared(
+      insert_checkouts_statement, ids,
+      text_array(ordered, [](const new_hold& hold) -> const std::string& { return hold.event_id; }),
+      text_array(ordered, [](const new_hold& hold) -> const std::string& { return hold.buyer_email; }),
+      text_array(ordered, [](const new_hold& hold) -> const std::string& { return hold.client_address; }),
+      number_array(ordered, [](const new_hold& hold) { return hold.item_count; }),
+      text_array(ordered, [](const new_hold& hold) -> const std::string& { return hold.request_hash_hex; }),
+      text_array(ordered, [](const new_hold& hold) -> const std::string& { return hold.idempotency_key; }, true),
+      expires);
   std::set<std::string> inserted;
-  for (const auto& row : transaction.exec(holds + " ON CONFLICT (checkout_id, ticket_type_id) DO NOTHING RETURNING checkout_id"))
+  for (const auto& row : transaction.exec_prepared(
+           insert_holds_statement, batch.ticket_type_id, batch.currency, ids,
+           number_array(ordered, [](const new_hold& hold) { return hold.quantity; }),
+           number_array(ordered, [](const new_hold& hold) { return hold.unit_price_minor; }), expires))
     inserted.insert(row[0].as<std::string>());
   std::vector<std::string> refused;
   for (const auto& hold : batch.holds)
@@ -165,12 +218,12 @@ std::optional<quota_snapshot> load_quota(pqxx::connection& connection, const std
 }
 
 batch_result commit_quota_batch(pqxx::connection& connection, const quota_batch& batch) {
+  prepare_batch_statements(connection);
   pqxx::work transaction{connection};
-  if (!sql::owns_shard(transaction, batch.shard, batch.epoch, batch.node_id)) return {batch_outcome::fenced, {}};
-  auto writer = transaction.exec_params(
-      "SELECT 1 FROM ticket_types WHERE id = $1 AND writer_generation = $2 FOR NO KEY UPDATE", batch.ticket_type_id,
-      batch.writer_generation);
-  if (writer.empty()) return {batch_outcome::conflict, {}};  // a newer activation owns it now
+  if (transaction.exec_prepared(owns_shard_statement, batch.shard, batch.epoch, batch.node_id).empty())
+    return {batch_outcome::fenced, {}};
+  if (transaction.exec_prepared(writer_statement, batch.ticket_type_id, batch.writer_generation).empty())
+    return {batch_outcome::conflict, {}};  // a newer activation owns it now
   batch_result result;
   if (!batch.holds.empty()) result.refused_holds = insert_holds(transaction, batch);
   if (!transition(transaction, batch, batch.releases, "released", std::nullopt) ||
