@@ -184,7 +184,6 @@ int run(const config::settings& values, const sigset_t& signals) {
   io::add_organizer_routes(routes, {&pool, &credentials});
   io::inventory_routes_context inventory{&system, &directory, &credentials, &pool, shared->limits, shared->board,
                                          values.fault_injection};
-  inventory.hold_with_row_lock = values.hold_strategy == "row_lock";
   io::add_checkout_routes(routes, inventory);
   io::add_event_routes(routes, inventory);
   io::gateway gateway{values.http_host, values.http_port, values.http_threads, limits_from(values), routes, stats};

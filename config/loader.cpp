@@ -87,10 +87,6 @@ const std::vector<key_spec>& key_table() {
        "availability WebSockets get at most one update per interval", 10, 60'000},
       {"inventory.expiry_warning_ms", &settings::expiry_warning_ms, "ms",
        "how long before expiry a checkout's WebSocket hears expiring_soon", 0, 3'600'000},
-      {"inventory.hold_strategy", &settings::hold_strategy, "strategy",
-       "row_lock: the benchmark's baseline — every hold is its own transaction that locks the ticket type row; "
-       "never in production",
-       0, 0, false, {"actor", "row_lock"}},
       {"inventory.entity_idle_timeout_ms", &settings::entity_idle_timeout_ms, "ms",
        "an entity actor idle this long passivates (it reloads on demand)", 1000, 86'400'000},
       {"cluster.shard_count", &settings::shard_count, "shards",

@@ -45,8 +45,6 @@ struct settings {
   std::chrono::milliseconds entity_idle_timeout_ms{900'000};
   std::size_t shard_count = 256;
   bool fault_injection = false;
-  // actor (the quota actors' group commit) or row_lock (bench/'s baseline; never in production).
-  std::string hold_strategy = "actor";
 
   // --- process ------------------------------------------------------------------------------
   std::string node_id;  // empty: derived from the host name and port at start

@@ -8,14 +8,12 @@
 #include "actors/checkout_actor.hpp"
 #include "actors/protocol.hpp"
 #include "io/credentials.hpp"
-#include "io/database_job.hpp"
 #include "io/entity_call.hpp"
 #include "io/inventory_http.hpp"
 #include "io/inventory_routes.hpp"
 #include "io/json_body.hpp"
 #include "io/problem.hpp"
 #include "io/router.hpp"
-#include "storage/row_lock_baseline.hpp"
 
 namespace eventstripe::io {
 namespace {
@@ -94,47 +92,6 @@ void ask_entity(const inventory_routes_context& context, entity_kind kind, std::
       [respond, request_id](caf::error& failure) { respond(inventory_problem(failure, request_id)); });
 }
 
-actors::inventory_errc row_lock_refusal(storage::row_lock_outcome outcome) {
-  using storage::row_lock_outcome;
-  switch (outcome) {
-    case row_lock_outcome::sold_out: return actors::inventory_errc::sold_out;
-    case row_lock_outcome::event_not_found: return actors::inventory_errc::not_found;
-    case row_lock_outcome::not_on_sale: return actors::inventory_errc::not_on_sale;
-    case row_lock_outcome::hidden_ticket_type: return actors::inventory_errc::hidden_ticket_type;
-    case row_lock_outcome::quantity_out_of_range: return actors::inventory_errc::quantity_out_of_range;
-    default: return actors::inventory_errc::unknown_ticket_type;
-  }
-}
-
-// inventory.hold_strategy=row_lock, bench/'s baseline: the hold is one pool job and one
-// transaction on the ticket type's row lock, without the actors (so no buyer limits either).
-void hold_with_row_lock(const inventory_routes_context& context, const actors::checkout_request& checkout,
-                        const std::string& request_id, responder respond) {
-  if (checkout.items.size() != 1)
-    return respond(problem(422, "baseline-single-item", "One item only",
-                           "The row_lock baseline (inventory.hold_strategy=row_lock) holds exactly one item per "
-                           "checkout."));
-  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch()).count();
-  storage::row_lock_hold_request hold{checkout.checkout_id, checkout.event_id, checkout.items[0].ticket_type_id,
-                                      checkout.buyer_email, checkout.client_address, checkout.request_hash,
-                                      checkout.idempotency_key, checkout.items[0].quantity, now_ms,
-                                      now_ms + context.limits.hold_ttl_ms.count()};
-  answer_from_database(*context.pool, request_id, [hold, request_id](pqxx::connection& connection) {
-    auto outcome = storage::reserve_with_row_lock(connection, hold);
-    if (outcome.outcome == storage::row_lock_outcome::checkout_exists)
-      return problem(422, "baseline-no-replay", "Idempotency-Key used",
-                     "The row_lock baseline does not replay Idempotency-Keys; this one was used already.");
-    if (outcome.outcome != storage::row_lock_outcome::held)
-      return inventory_problem(caf::make_error(row_lock_refusal(outcome.outcome)), request_id);
-    actors::held_line line{hold.ticket_type_id, outcome.ticket_type_name, hold.quantity, outcome.unit_price_minor,
-                           outcome.currency, hold.expires_at_ms};
-    actors::checkout_view view{hold.checkout_id, hold.event_id, "held", hold.buyer_email, {{line, "held"}},
-                               hold.expires_at_ms, false, false};
-    return checkout_response(201, view);
-  }, std::move(respond));
-}
-
 bool sold_out_here(const inventory_routes_context& context, const actors::checkout_request& checkout) {
   if (!context.board) return false;
   return std::any_of(checkout.items.begin(), checkout.items.end(), [&](const actors::checkout_item& item) {
@@ -158,7 +115,6 @@ void create_checkout(const inventory_routes_context& context, http_request& requ
   checkout.checkout_id =
       key ? derived_id("co_", checkout.event_id + "\n" + checkout.buyer_email + "\n" + *key) : random_id("co_");
   checkout.client_address = request.client_address;
-  if (context.hold_with_row_lock) return hold_with_row_lock(context, checkout, request.request_id, std::move(respond));
   // Sold out as far as this node's quotas committed: answer now, without waking any actor. Not
   // with an Idempotency-Key, whose checkout may exist and must be replayed.
   if (!key && sold_out_here(context, checkout))

@@ -25,9 +25,6 @@ struct inventory_routes_context {
   // Available seats as this node's quotas committed them: sold-out answers without actors.
   std::shared_ptr<const actors::availability_board> board;
   bool fault_injection = false;  // serve POST /api/v1/debug/crash
-  // inventory.hold_strategy=row_lock: POST /api/v1/checkouts bypasses the actors and holds with a
-  // row lock per request (bench/'s baseline; never in production).
-  bool hold_with_row_lock = false;
 };
 
 // Buyers: POST/GET/DELETE /api/v1/checkouts[/{checkout_id}], POST .../extension,

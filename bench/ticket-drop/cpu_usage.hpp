@@ -2,7 +2,7 @@
 
 // CPU time spent by the three parties of a drop on this shared machine: the node, the
 // PostgreSQL backends serving the bench's database, and the bench itself. With the wall time it
-// tells whether a strategy was bound by CPU (and whose) or by waiting (row locks, fsync).
+// tells whether a run was bound by CPU (and whose) or by waiting (locks, fsync).
 #include <sys/types.h>
 
 #include <string>

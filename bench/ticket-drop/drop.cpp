@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -46,9 +47,12 @@ struct connection {
   std::int64_t latency_from_ns = 0;
 };
 
+// Request `index` of this generator is the drop's request offset + index·stride: one buyer each.
+std::size_t global_index(const drop_plan& plan, std::size_t index) { return plan.offset + index * plan.stride; }
+
 std::string hold_request(const drop_plan& plan, std::size_t index) {
   nlohmann::json body = {{"event_id", plan.event_id},
-                         {"email", "buyer" + std::to_string(index) + "@bench.eventstripe.dev"},
+                         {"email", "buyer" + std::to_string(global_index(plan, index)) + "@bench.eventstripe.dev"},
                          {"items", {{{"ticket_type_id", plan.ticket_type_id}, {"quantity", 1}}}}};
   return format_request("POST", "/api/v1/checkouts", body.dump());
 }
@@ -81,11 +85,12 @@ class drop_runner {
   void count_error(const std::string& kind, const std::string& sample, std::size_t how_many = 1);
   int wait_budget_ms(std::int64_t now) const;
   void check_setup(std::int64_t deadline_ns, const char* step);
+  bool sustained() const { return plan_.duration_ms.count() > 0; }
+  bool more_to_send(std::int64_t now) const;
 
   drop_plan plan_;
   int epoll_fd_ = -1;
   std::vector<connection> connections_;
-  std::vector<std::string> requests_;  // formatted before the clock starts
   std::vector<std::int64_t> due_ns_;
   std::vector<std::size_t> idle_;
   std::size_t next_request_ = 0;
@@ -95,6 +100,7 @@ class drop_runner {
   std::size_t warming_ = 0;
   std::string setup_failure_;
   std::int64_t start_ns_ = 0;
+  std::int64_t stop_sending_ns_ = 0;  // sustained: no request is sent from then on
   drop_result result_;
   char chunk_[read_chunk_bytes];
 };
@@ -102,9 +108,8 @@ class drop_runner {
 drop_runner::drop_runner(const drop_plan& plan) : plan_(plan) {
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) throw std::runtime_error(std::string{"epoll_create1: "} + std::strerror(errno));
-  requests_.reserve(plan_.requests);
-  for (std::size_t i = 0; i < plan_.requests; ++i) requests_.push_back(hold_request(plan_, i));
-  result_.latencies_ns.reserve(plan_.requests);
+  if (plan_.total == 0) plan_.total = plan_.requests;
+  if (!sustained()) result_.latencies_ns.reserve(plan_.requests);
 }
 
 drop_runner::~drop_runner() {
@@ -185,40 +190,55 @@ void drop_runner::warm_up() {
 }
 
 void drop_runner::fire() {
+  auto start = plan_.start_at ? plan_.start_at() : now_ns();
+  while (now_ns() < start) wait_for_events(static_cast<int>((start - now_ns() + 999'999) / 1'000'000));
   plan_.on_fire_start();
   start_ns_ = now_ns();
-  auto window_ns = std::chrono::nanoseconds{plan_.window_ms}.count();
-  due_ns_.resize(plan_.requests);
-  for (std::size_t i = 0; i < plan_.requests; ++i)
-    due_ns_[i] = start_ns_ + window_ns * static_cast<std::int64_t>(i) / static_cast<std::int64_t>(plan_.requests);
-  auto deadline = start_ns_ + std::chrono::nanoseconds{plan_.timeout_s}.count();
+  stop_sending_ns_ = start_ns_ + std::chrono::nanoseconds{plan_.duration_ms}.count();
+  if (!sustained()) {
+    // Due times on the drop's common clock: this generator's request i is the drop's request
+    // offset + i·stride, due at start + that·window/total.
+    auto window_ns = std::chrono::nanoseconds{plan_.window_ms}.count();
+    auto total = static_cast<std::int64_t>(plan_.total);
+    due_ns_.resize(plan_.requests);
+    for (std::size_t i = 0; i < plan_.requests; ++i)
+      due_ns_[i] = start + window_ns * static_cast<std::int64_t>(global_index(plan_, i)) / total;
+  }
+  auto deadline = start_ns_ + std::chrono::nanoseconds{plan_.duration_ms + plan_.timeout_s}.count();
   launch_due(start_ns_);
-  while (answered_ < plan_.requests && open_ > 0) {
+  while (open_ > 0 && (more_to_send(now_ns()) || answered_ < next_request_)) {
     auto now = now_ns();
     if (now >= deadline) break;
     wait_for_events(wait_budget_ms(now));
     launch_due(now_ns());
   }
   plan_.on_fire_end();
-  if (answered_ < plan_.requests)
-    count_error(open_ == 0 ? "no connection left" : "no answer within the timeout", "",
-                plan_.requests - answered_);
+  auto expected = sustained() ? next_request_ : plan_.requests;
+  if (answered_ < expected)
+    count_error(open_ == 0 ? "no connection left" : "no answer within the timeout", "", expected - answered_);
+}
+
+bool drop_runner::more_to_send(std::int64_t now) const {
+  return sustained() ? now < stop_sending_ns_ : next_request_ < plan_.requests;
 }
 
 int drop_runner::wait_budget_ms(std::int64_t now) const {
+  if (sustained())  // wake up for the end of the sending time, then only for answers
+    return now >= stop_sending_ns_ ? idle_wait_ms
+                                   : std::clamp<int>(static_cast<int>((stop_sending_ns_ - now) / 1'000'000), 1, idle_wait_ms);
   if (idle_.empty() || next_request_ >= plan_.requests) return idle_wait_ms;
   auto wait_ns = due_ns_[next_request_] - now;
   return wait_ns <= 0 ? 0 : static_cast<int>((wait_ns + 999'999) / 1'000'000);
 }
 
 void drop_runner::launch_due(std::int64_t now) {
-  while (!idle_.empty() && next_request_ < plan_.requests && due_ns_[next_request_] <= now) {
+  while (!idle_.empty() && more_to_send(now) && (sustained() || due_ns_[next_request_] <= now)) {
     auto index = idle_.back();
     idle_.pop_back();
     if (connections_[index].state != phase::idle) continue;
     auto request = next_request_++;
-    auto from = plan_.window_ms.count() > 0 ? due_ns_[request] : now_ns();
-    send(index, std::move(requests_[request]), static_cast<std::int64_t>(request), from);
+    auto from = plan_.window_ms.count() > 0 && !sustained() ? due_ns_[request] : now_ns();
+    send(index, hold_request(plan_, request), static_cast<std::int64_t>(request), from);
   }
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 
-// The drop: `requests` one-ticket hold requests for one ticket type, fired from `connections`
-// keep-alive connections at the same moment (or spread over `window`), each request's latency
-// measured. One thread, epoll, plain sockets: the generator shares the node's two cores, so it
+// One generator of one-ticket hold requests for one ticket type over `connections` keep-alive
+// connections: a burst, an open-loop drop spread over a window, or a sustained closed loop;
+// each request's latency measured. One thread, epoll, plain sockets: the generator shares the node's two cores, so it
 // must cost little, and it must not be the thing that limits the measurement.
 #include <chrono>
 #include <cstdint>
@@ -23,7 +23,21 @@ struct drop_plan {
   // latency from sending. Otherwise request i is due at i·window/requests (open loop) and its
   // latency counts from when it was due, including any wait for a free connection.
   std::chrono::milliseconds window_ms{0};
+  // > 0: sustained — a closed loop for this long, `requests` ignored: every connection sends
+  // its next hold as soon as the previous one is answered; answers still in flight at the end
+  // are awaited and counted.
+  std::chrono::milliseconds duration_ms{0};
+  // This generator's share of a drop spread over several processes: its request i is request
+  // offset + i·stride of the drop's `total` (0: `requests`), which decides its due time and its
+  // buyer's email.
+  std::size_t offset = 0;
+  std::size_t stride = 1;
+  std::size_t total = 0;
   std::chrono::seconds timeout_s{120};
+  // Returns the steady-clock instant (ns since its epoch) at which to fire, once every
+  // connection is open and checked; the default is at once. A child process of a spread drop
+  // reports ready here and waits for the common start.
+  std::function<std::int64_t()> start_at;
   // Called right before the first request is sent and right after the last answer (or the
   // timeout): the measured part, without opening and checking the connections.
   std::function<void()> on_fire_start = [] {};

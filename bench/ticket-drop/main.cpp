@@ -1,8 +1,12 @@
-// ticket_drop: the ticket-release benchmark of issue 3. For each strategy — the row_lock
-// baseline first, then the quota actors — it starts the real node on a throw-away database,
-// creates a published event with one ticket type, fires the drop, checks in PostgreSQL that
-// nothing was oversold, and prints both side by side, because the machine is shared and only
-// figures taken in the same run compare.
+// ticket_drop: the ticket-release benchmark of issue 3, three measurements side by side in one
+// run, because the machine is shared and noisy and only figures taken together compare:
+//   baseline   the conventional row-locking design, pgbench against the same PostgreSQL;
+//   sustained  the real node, a closed loop of keep-alive connections taking one-seat holds on a
+//              ticket type with ample capacity, for a fixed time;
+//   drop       the real node, one buyer per connection (spread over several processes) all
+//              sending inside one window on a ticket type of limited capacity.
+// After every node run it checks in PostgreSQL that every answer is committed and nothing is
+// oversold; a broken promise fails the run loudly.
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -17,21 +21,24 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "bench/ticket-drop/baseline.hpp"
 #include "bench/ticket-drop/bench_database.hpp"
 #include "bench/ticket-drop/cpu_usage.hpp"
 #include "bench/ticket-drop/drop.hpp"
 #include "bench/ticket-drop/node_process.hpp"
 #include "bench/ticket-drop/report.hpp"
 #include "bench/ticket-drop/scenario.hpp"
+#include "bench/ticket-drop/spread.hpp"
 
 namespace {
 
 using namespace eventstripe::bench;
 
-// One process may hold about 20,000 open files here; the node needs as many as we open.
-constexpr std::size_t connections_max = 15'000;
+// One process may hold about 20,000 open files here: the node needs one per buyer of the drop,
+// each generator process one per connection it opens.
+constexpr std::size_t connections_per_process_max = 15'000;
+constexpr std::size_t drop_buyers_max = 15'000;
 constexpr std::size_t spare_files = 64;  // setup client, database, logs
-constexpr std::size_t requests_max = 10'000'000;
 constexpr std::int64_t capacity_max = 1'000'000;  // the API's own limit
 constexpr int rounds_max = 10;
 constexpr std::chrono::seconds node_start_timeout_s{60};
@@ -40,34 +47,43 @@ constexpr std::chrono::seconds node_stop_timeout_s{60};
 struct options {
   std::string binary;
   std::string database_url;
-  std::int64_t capacity = 1'000;
-  std::size_t requests = 10'000;
-  std::size_t connections = 1'000;
-  int rounds = 2;
-  std::int64_t window_ms = 0;
+  int rounds = 3;
+  std::vector<std::string> phases = {"baseline", "sustained", "drop"};
+  int baseline_s = 10;
+  int baseline_clients = 64;
+  std::int64_t sustained_ms = 10'000;
+  std::size_t sustained_connections = 256;
+  std::int64_t sustained_capacity = capacity_max;
+  std::size_t drop_buyers = 10'000;
+  std::int64_t drop_capacity = 1'000;
+  std::int64_t drop_window_ms = 1'000;
+  std::size_t drop_processes = 4;
   std::size_t pool_size = 8;
   std::int64_t timeout_s = 120;
   std::string log_directory;
-  std::vector<std::string> strategies = {"row_lock", "actor"};
   std::vector<std::string> node_flags;
   bool keep_databases = false;
 };
 
 const char* usage_text =
     "usage: ticket_drop --binary PATH --database-url URL [options]\n"
-    "  --binary PATH          the eventstripe binary to measure\n"
-    "  --database-url URL     a PostgreSQL server; throw-away databases bench_<random> are created on it\n"
-    "  --capacity N           seats of the one ticket type (default 1000)\n"
-    "  --requests N           one-ticket hold requests in the drop (default 10000)\n"
-    "  --connections N        concurrent keep-alive connections (default 1000, at most 15000)\n"
-    "  --rounds N             rounds of all strategies; 2: the better one is reported, 3+: the median (default 2)\n"
-    "  --window-ms N          0: burst, all at once (default); N: spread the requests evenly over N ms (open loop)\n"
-    "  --pool-size N          the node's database.pool_size (default 8)\n"
-    "  --timeout-s N          give up on unanswered requests after N s (default 120)\n"
-    "  --strategies LIST      comma-separated, in run order (default row_lock,actor)\n"
-    "  --node-flag FLAG       an extra flag for the node, repeatable (e.g. --node-flag=--log.level=debug)\n"
-    "  --log-dir DIR          where the node logs go (default /tmp/ticket-drop-<pid>)\n"
-    "  --keep-databases       leave the bench_<random> databases for inspection (they are dropped otherwise)\n";
+    "  --binary PATH               the eventstripe binary to measure\n"
+    "  --database-url URL          a PostgreSQL server; throw-away databases bench_<random> are created on it\n"
+    "  --rounds N                  rounds of every phase; the median is reported (default 3)\n"
+    "  --phases LIST               comma-separated, run in this order (default baseline,sustained,drop)\n"
+    "  --baseline-s N              pgbench -T (default 10)\n"
+    "  --baseline-clients N        pgbench -c (default 64; -j 2)\n"
+    "  --sustained-ms N            length of the sustained closed loop (default 10000)\n"
+    "  --sustained-connections N   its keep-alive connections (default 256)\n"
+    "  --drop-buyers N             buyers in the drop, one connection and one request each (default 10000)\n"
+    "  --drop-capacity N           seats of the drop's ticket type (default 1000)\n"
+    "  --drop-window-ms N          the window all buyers send in, evenly spread (default 1000)\n"
+    "  --drop-processes N          generator processes the buyers are spread over (default 4)\n"
+    "  --pool-size N               the node's database.pool_size (default 8)\n"
+    "  --timeout-s N               give up on unanswered requests after N s (default 120)\n"
+    "  --node-flag FLAG            an extra flag for the node, repeatable (e.g. --node-flag=--log.level=debug)\n"
+    "  --log-dir DIR               where the node logs go (default /tmp/ticket-drop-<pid>)\n"
+    "  --keep-databases            leave the bench_<random> databases for inspection (they are dropped otherwise)\n";
 
 [[noreturn]] void usage_error(const std::string& message) {
   std::cerr << "ticket_drop: " << message << "\n" << usage_text;
@@ -83,27 +99,33 @@ std::int64_t number(const std::string& flag, const std::string& text, std::int64
   return value;
 }
 
-std::vector<std::string> split_list(const std::string& text) {
+std::vector<std::string> split_phases(const std::string& text) {
   std::vector<std::string> items;
   std::stringstream stream{text};
   for (std::string item; std::getline(stream, item, ',');)
-    if (item != "row_lock" && item != "actor") usage_error("--strategies: unknown strategy '" + item + "'");
+    if (item != "baseline" && item != "sustained" && item != "drop") usage_error("--phases: unknown phase '" + item + "'");
     else items.push_back(item);
   return items;
 }
 
 void apply(options& chosen, const std::string& flag, const std::string& value) {
+  auto count = [&](std::int64_t minimum, std::int64_t maximum) {
+    return static_cast<std::size_t>(number(flag, value, minimum, maximum));
+  };
   if (flag == "--binary") chosen.binary = value;
   else if (flag == "--database-url") chosen.database_url = value;
-  else if (flag == "--capacity") chosen.capacity = number(flag, value, 1, capacity_max);
-  else if (flag == "--requests") chosen.requests = static_cast<std::size_t>(number(flag, value, 1, requests_max));
-  else if (flag == "--connections")
-    chosen.connections = static_cast<std::size_t>(number(flag, value, 1, connections_max));
   else if (flag == "--rounds") chosen.rounds = static_cast<int>(number(flag, value, 1, rounds_max));
-  else if (flag == "--window-ms") chosen.window_ms = number(flag, value, 0, 3'600'000);
-  else if (flag == "--pool-size") chosen.pool_size = static_cast<std::size_t>(number(flag, value, 1, 256));
+  else if (flag == "--phases") chosen.phases = split_phases(value);
+  else if (flag == "--baseline-s") chosen.baseline_s = static_cast<int>(number(flag, value, 1, 3'600));
+  else if (flag == "--baseline-clients") chosen.baseline_clients = static_cast<int>(number(flag, value, 1, 1'000));
+  else if (flag == "--sustained-ms") chosen.sustained_ms = number(flag, value, 100, 3'600'000);
+  else if (flag == "--sustained-connections") chosen.sustained_connections = count(1, connections_per_process_max);
+  else if (flag == "--drop-buyers") chosen.drop_buyers = count(1, drop_buyers_max);
+  else if (flag == "--drop-capacity") chosen.drop_capacity = number(flag, value, 1, capacity_max);
+  else if (flag == "--drop-window-ms") chosen.drop_window_ms = number(flag, value, 0, 3'600'000);
+  else if (flag == "--drop-processes") chosen.drop_processes = count(1, 64);
+  else if (flag == "--pool-size") chosen.pool_size = count(1, 256);
   else if (flag == "--timeout-s") chosen.timeout_s = number(flag, value, 1, 3'600);
-  else if (flag == "--strategies") chosen.strategies = split_list(value);
   else if (flag == "--node-flag") chosen.node_flags.push_back(value);
   else if (flag == "--log-dir") chosen.log_directory = value;
   else usage_error("unknown option " + flag);
@@ -131,20 +153,25 @@ options parse(int argc, char** argv) {
   }
   if (chosen.binary.empty() || chosen.database_url.empty()) usage_error("--binary and --database-url are required");
   if (!std::filesystem::exists(chosen.binary)) usage_error("--binary: no such file " + chosen.binary);
-  if (chosen.strategies.empty()) usage_error("--strategies: name at least one");
+  if (chosen.phases.empty()) usage_error("--phases: name at least one");
+  if (chosen.drop_buyers / chosen.drop_processes >= connections_per_process_max)
+    usage_error("--drop-buyers " + std::to_string(chosen.drop_buyers) + " over " +
+                std::to_string(chosen.drop_processes) + " processes is more than " +
+                std::to_string(connections_per_process_max) + " connections per process; raise --drop-processes");
   if (chosen.log_directory.empty()) chosen.log_directory = "/tmp/ticket-drop-" + std::to_string(::getpid());
   return chosen;
 }
 
 // Raises the soft open-files limit to the hard one; the drop needs one file per connection.
-void ensure_open_files(std::size_t connections) {
+// (The node inherits the limit: it holds one file per connection of the drop.)
+void ensure_open_files(std::size_t files_needed) {
   rlimit files{};
   ::getrlimit(RLIMIT_NOFILE, &files);
   files.rlim_cur = files.rlim_max;
   ::setrlimit(RLIMIT_NOFILE, &files);
-  if (connections + spare_files > files.rlim_cur)
-    usage_error("--connections " + std::to_string(connections) + " needs more open files than this process may have (" +
-                std::to_string(files.rlim_cur) + "); split the load over several processes");
+  if (files_needed + spare_files > files.rlim_cur)
+    usage_error(std::to_string(files_needed) + " connections need more open files than a process may have here (" +
+                std::to_string(files.rlim_cur) + ")");
 }
 
 std::string first_line_with(const std::string& path, const std::string& prefix) {
@@ -168,21 +195,22 @@ void print_machine(std::ostream& out, const options& chosen, const std::string& 
       << ", memory:" << first_line_with("/proc/meminfo", "MemTotal") << ", kernel " << system.release
       << ", load average " << load_average() << "\n"
       << "database: " << server_facts << "\n"
-      << "drop: capacity " << chosen.capacity << ", " << chosen.requests << " one-ticket holds from "
-      << chosen.connections << " keep-alive connections, "
-      << (chosen.window_ms == 0 ? std::string{"burst (closed loop per connection)"}
-                                : "open loop over " + std::to_string(chosen.window_ms) + " ms")
-      << ", node pool_size " << chosen.pool_size << ", " << chosen.rounds << " round(s)\n";
+      << "baseline: pgbench -n -M prepared -c " << chosen.baseline_clients << " -j 2 -T " << chosen.baseline_s
+      << ", one UPDATE ... RETURNING + INSERT per transaction on one hot row\n"
+      << "sustained: " << chosen.sustained_connections << " keep-alive connections, closed loop, one-seat holds for "
+      << chosen.sustained_ms << " ms on a ticket type of " << chosen.sustained_capacity << " seats\n"
+      << "drop: " << chosen.drop_buyers << " buyers, one connection each over " << chosen.drop_processes
+      << " processes, all sending within " << chosen.drop_window_ms << " ms (open loop) for " << chosen.drop_capacity
+      << " seats\n"
+      << "node: database.pool_size " << chosen.pool_size << "; " << chosen.rounds << " round(s), medians reported\n";
 }
 
-std::vector<std::string> node_flags(const options& chosen, const std::string& strategy, const std::string& conninfo) {
+std::vector<std::string> node_flags(const options& chosen, const std::string& conninfo) {
   std::vector<std::string> flags = {
       "--http.port=0",
       "--database.url=" + conninfo,
-      "--inventory.hold_strategy=" + strategy,
       "--inventory.address_checkouts_max=10000000",
-      "--inventory.buyer_checkouts_max=1000",
-      "--http.connections_max=" + std::to_string(chosen.connections + spare_files),
+      "--http.connections_max=" + std::to_string(std::max(chosen.drop_buyers, chosen.sustained_connections) + spare_files),
       "--log.level=warning",
       "--database.pool_size=" + std::to_string(chosen.pool_size),
   };
@@ -190,71 +218,119 @@ std::vector<std::string> node_flags(const options& chosen, const std::string& st
   return flags;
 }
 
-// Everything that must hold after a drop; each broken promise is one line.
-std::vector<std::string> verify(const run_summary& run, const options& chosen, int node_exit_code) {
-  auto expected = static_cast<std::int64_t>(std::min<std::size_t>(chosen.requests, chosen.capacity));
+// Everything that must hold after a node run; each broken promise is one line. The drop must
+// sell exactly its capacity (or every buyer); the sustained loop must never run out of seats.
+std::vector<std::string> verify(const run_summary& run, std::int64_t capacity, std::int64_t expected_held,
+                                int node_exit_code) {
   const auto& database = run.database;
   std::vector<std::string> problems;
   auto require = [&problems](bool holds, const std::string& what) {
     if (!holds) problems.push_back(what);
   };
-  require(run.errors == 0, std::to_string(run.errors) + " requests failed (expected 0)");
-  require(static_cast<std::int64_t>(run.held) == expected,
-          std::to_string(run.held) + " holds answered 201 (expected " + std::to_string(expected) + ")");
-  require(database.capacity == chosen.capacity, "capacity in the database is " + std::to_string(database.capacity));
-  require(database.held == expected, "ticket_types.held is " + std::to_string(database.held) + " (expected " +
-                                         std::to_string(expected) + ")");
+  auto held = static_cast<std::int64_t>(run.held);
+  require(run.errors == 0, std::to_string(run.errors) + " requests failed or went unanswered (expected 0)");
+  require(held == expected_held,
+          std::to_string(run.held) + " holds answered 201 (expected " + std::to_string(expected_held) + ")");
+  require(database.capacity == capacity, "capacity in the database is " + std::to_string(database.capacity));
+  require(database.held == held, "ticket_types.held is " + std::to_string(database.held) + " but " +
+                                     std::to_string(held) + " holds were answered");
   require(database.sold == 0, "ticket_types.sold is " + std::to_string(database.sold) + " (expected 0)");
-  require(database.held_holds == expected && database.held_quantity == expected,
+  require(database.held_holds == held && database.held_quantity == held,
           std::to_string(database.held_holds) + " held holds for " + std::to_string(database.held_quantity) +
-              " seats in the holds table (expected " + std::to_string(expected) + ")");
+              " seats in the holds table (expected " + std::to_string(held) + ")");
   require(database.held + database.sold <= database.capacity, "OVERSOLD: held + sold exceeds the capacity");
   require(node_exit_code == 0, "the node exited with code " + std::to_string(node_exit_code) + " on SIGTERM");
   return problems;
 }
 
-run_summary run_once(const options& chosen, const std::string& strategy, int round, std::string& server_facts) {
+[[noreturn]] void fail_run(bench_database& database, const std::string& what, const std::string& log_path,
+                           const std::vector<std::string>& problems, const drop_result& drop) {
+  database.keep();
+  std::cerr << "ticket_drop: FAILED " << what << " (node log " << log_path << ")\n";
+  for (const auto& problem : problems) std::cerr << "  - " << problem << "\n";
+  for (const auto& [kind, count] : drop.error_kinds) std::cerr << "  error " << kind << ": " << count << "\n";
+  for (const auto& sample : drop.error_samples) std::cerr << "  sample " << sample << "\n";
+  throw std::runtime_error("a run broke a promise; see above");
+}
+
+baseline_summary run_baseline_once(const options& chosen, int round, std::string& server_facts) {
   bench_database database{chosen.database_url};
   if (chosen.keep_databases) database.keep();
   if (server_facts.empty()) server_facts = database.server_facts();
-  auto log_path = chosen.log_directory + "/" + database.name() + "-" + strategy + ".log";
-  node_process node{chosen.binary, node_flags(chosen, strategy, database.conninfo()), log_path};
+  baseline_plan plan;
+  plan.clients = chosen.baseline_clients;
+  plan.seconds = chosen.baseline_s;
+  baseline_summary run{round, {}, load_average()};
+  run.result = run_baseline(database, plan);
+  return run;
+}
+
+run_summary run_node_once(const options& chosen, const std::string& phase, int round, std::string& server_facts) {
+  bool sustained = phase == "sustained";
+  auto capacity = sustained ? chosen.sustained_capacity : chosen.drop_capacity;
+  bench_database database{chosen.database_url};
+  if (chosen.keep_databases) database.keep();
+  if (server_facts.empty()) server_facts = database.server_facts();
+  auto log_path = chosen.log_directory + "/" + database.name() + "-" + phase + ".log";
+  node_process node{chosen.binary, node_flags(chosen, database.conninfo()), log_path};
   auto port = node.start(node_start_timeout_s);
-  auto target = prepare_drop_target(port, chosen.capacity);
-  drop_plan plan{port, target.event_id, target.ticket_type_id, chosen.requests, chosen.connections,
-                 std::chrono::milliseconds{chosen.window_ms}, std::chrono::seconds{chosen.timeout_s}};
+  auto target = prepare_drop_target(port, capacity);
+  drop_plan plan;
+  plan.port = port;
+  plan.event_id = target.event_id;
+  plan.ticket_type_id = target.ticket_type_id;
+  plan.timeout_s = std::chrono::seconds{chosen.timeout_s};
+  if (sustained) {
+    plan.connections = chosen.sustained_connections;
+    plan.duration_ms = std::chrono::milliseconds{chosen.sustained_ms};
+  } else {
+    plan.requests = chosen.drop_buyers;
+    plan.connections = chosen.drop_buyers;
+    plan.window_ms = std::chrono::milliseconds{chosen.drop_window_ms};
+  }
   auto load_before = load_average();
   cpu_usage cpu_before, cpu_after;
   plan.on_fire_start = [&] { cpu_before = measure_cpu(node.pid(), database.name()); };
   plan.on_fire_end = [&] { cpu_after = measure_cpu(node.pid(), database.name()); };
-  auto drop = run_drop(plan);
+  auto drop = sustained ? run_drop(plan) : run_spread_drop(plan, chosen.drop_processes);
   auto exit_code = node.stop(node_stop_timeout_s);
-  auto run = summarize(strategy, round, drop, database.check(target.ticket_type_id), database.counts(), load_before,
+  auto run = summarize(phase, round, drop, database.check(target.ticket_type_id), database.counts(), load_before,
                        cpu_after - cpu_before);
-  auto problems = verify(run, chosen, exit_code);
-  if (problems.empty()) return run;
-  database.keep();
-  std::cerr << "ticket_drop: FAILED " << strategy << " round " << round << " (node log " << log_path << ")\n";
-  for (const auto& problem : problems) std::cerr << "  - " << problem << "\n";
-  for (const auto& [kind, count] : drop.error_kinds) std::cerr << "  error " << kind << ": " << count << "\n";
-  for (const auto& sample : drop.error_samples) std::cerr << "  sample " << sample << "\n";
-  throw std::runtime_error("the drop broke a promise; see above");
+  auto expected_held = sustained ? static_cast<std::int64_t>(run.held)
+                                 : std::min<std::int64_t>(static_cast<std::int64_t>(chosen.drop_buyers), capacity);
+  auto problems = verify(run, capacity, expected_held, exit_code);
+  if (sustained && run.sold_out > 0) problems.push_back("the sustained loop ran out of seats: raise its capacity");
+  if (!problems.empty()) fail_run(database, phase + " round " + std::to_string(round), log_path, problems, drop);
+  return run;
+}
+
+template <typename Run>
+std::vector<Run> of_phase(const std::vector<Run>& runs, const std::string& phase) {
+  std::vector<Run> chosen;
+  std::copy_if(runs.begin(), runs.end(), std::back_inserter(chosen), [&phase](const Run& run) { return run.phase == phase; });
+  return chosen;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   auto chosen = parse(argc, argv);
-  ensure_open_files(chosen.connections);
+  ensure_open_files(std::max(chosen.sustained_connections, chosen.drop_buyers));
   std::filesystem::create_directories(chosen.log_directory);
+  std::vector<baseline_summary> baselines;
   std::vector<run_summary> runs;
   std::string server_facts;
   try {
     for (int round = 1; round <= chosen.rounds; ++round)
-      for (const auto& strategy : chosen.strategies) {
-        std::cerr << "ticket_drop: round " << round << ", " << strategy << " ..." << std::endl;
-        runs.push_back(run_once(chosen, strategy, round, server_facts));
-        print_run(std::cerr, runs.back());
+      for (const auto& phase : chosen.phases) {
+        std::cerr << "ticket_drop: round " << round << ", " << phase << " ..." << std::endl;
+        if (phase == "baseline") {
+          baselines.push_back(run_baseline_once(chosen, round, server_facts));
+          print_baseline(std::cerr, baselines.back());
+        } else {
+          runs.push_back(run_node_once(chosen, phase, round, server_facts));
+          print_run(std::cerr, runs.back());
+        }
       }
   } catch (const std::exception& failure) {
     std::cerr << "ticket_drop: " << failure.what() << "\n";
@@ -262,23 +338,21 @@ int main(int argc, char** argv) {
   }
   print_machine(std::cout, chosen, server_facts);
   std::cout << "\nevery run (holds, sold_out, errors: answers; hold_tx, max_batch: transactions that wrote holds "
-               "and the largest; commits: the node's whole life):\n";
+               "and the largest; commits: the node's whole life; cpu during the measured part):\n";
+  for (const auto& baseline : baselines) print_baseline(std::cout, baseline);
   print_run_header(std::cout);
   for (const auto& run : runs) print_run(std::cout, run);
-  std::cout << "\nreported (" << (chosen.rounds <= 2 ? "better" : "median") << " of " << chosen.rounds
-            << " round(s) by requests/s):\n";
+
+  std::cout << "\nreported (median of " << chosen.rounds << " round(s); of two, the better):\n";
+  std::optional<baseline_summary> baseline;
+  std::optional<run_summary> sustained, drop;
+  if (!baselines.empty()) print_baseline(std::cout, *(baseline = representative(baselines)));
   print_run_header(std::cout);
-  std::map<std::string, run_summary> reported;
-  for (const auto& strategy : chosen.strategies) {
-    std::vector<run_summary> of_strategy;
-    std::copy_if(runs.begin(), runs.end(), std::back_inserter(of_strategy),
-                 [&strategy](const auto& run) { return run.strategy == strategy; });
-    reported[strategy] = representative(of_strategy);
-    print_run(std::cout, reported[strategy]);
-  }
-  if (reported.count("row_lock") && reported.count("actor"))
-    print_comparison(std::cout << "\n", reported["row_lock"], reported["actor"]);
-  std::cout << "verified after every run: holds answered = ticket_types.held = held holds rows = capacity, 0 errors, "
-               "no oversell\n";
+  if (auto found = of_phase(runs, "sustained"); !found.empty()) print_run(std::cout, *(sustained = representative(found)));
+  if (auto found = of_phase(runs, "drop"); !found.empty()) print_run(std::cout, *(drop = representative(found)));
+  std::cout << "\n";
+  print_verdicts(std::cout, baseline ? &*baseline : nullptr, sustained ? &*sustained : nullptr, drop ? &*drop : nullptr);
+  std::cout << "verified after every node run: holds answered = ticket_types.held = held holds rows, 0 errors, "
+               "no oversell; after every baseline: transactions = reservations = sold\n";
   return 0;
 }

@@ -1,0 +1,171 @@
+#include "bench/ticket-drop/spread.hpp"
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace eventstripe::bench {
+namespace {
+
+// Every child has reported ready before the start is set; this margin lets the last "go" reach
+// its child before the first request is due.
+constexpr std::int64_t start_margin_ns = 50'000'000;
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+struct child {
+  pid_t pid = -1;
+  int ready_fd = -1;  // the child writes one byte when its connections are open and checked
+  int go_fd = -1;     // the parent writes the common start instant
+  std::string result_path;
+};
+
+std::string one_line(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return text;
+}
+
+// A child's result as lines of text, read back by the parent.
+void write_result(const std::string& path, const drop_result& result) {
+  std::ofstream out{path};
+  out << "counts " << result.held << ' ' << result.sold_out << ' ' << result.errors << ' ' << result.wall_ns << ' '
+      << result.last_hold_ns << '\n';
+  for (const auto& [kind, count] : result.error_kinds) out << "kind " << count << ' ' << one_line(kind) << '\n';
+  for (const auto& sample : result.error_samples) out << "sample " << one_line(sample) << '\n';
+  for (auto latency : result.latencies_ns) out << "latency " << latency << '\n';
+}
+
+void merge_result(const std::string& path, drop_result& merged) {
+  std::ifstream in{path};
+  std::string line;
+  if (!std::getline(in, line)) throw std::runtime_error("a drop process left no result in " + path);
+  if (line.starts_with("failure ")) throw std::runtime_error("a drop process failed: " + line.substr(8));
+  std::istringstream counts{line.substr(7)};
+  std::size_t held = 0, sold_out = 0, errors = 0;
+  std::int64_t wall_ns = 0, last_hold_ns = 0;
+  counts >> held >> sold_out >> errors >> wall_ns >> last_hold_ns;
+  merged.held += held;
+  merged.sold_out += sold_out;
+  merged.errors += errors;
+  merged.wall_ns = std::max(merged.wall_ns, wall_ns);
+  merged.last_hold_ns = std::max(merged.last_hold_ns, last_hold_ns);
+  while (std::getline(in, line)) {
+    if (line.starts_with("latency ")) {
+      merged.latencies_ns.push_back(std::stoll(line.substr(8)));
+    } else if (line.starts_with("kind ")) {
+      std::istringstream kind{line.substr(5)};
+      std::size_t count = 0;
+      kind >> count;
+      std::string name;
+      std::getline(kind >> std::ws, name);
+      merged.error_kinds[name] += count;
+    } else if (line.starts_with("sample ") && merged.error_samples.size() < 5) {
+      merged.error_samples.push_back(line.substr(7));
+    }
+  }
+}
+
+// The share of `count` that child k of `processes` takes: k, k + P, k + 2P, … below count.
+std::size_t share(std::size_t count, std::size_t k, std::size_t processes) {
+  return count / processes + (k < count % processes ? 1 : 0);
+}
+
+[[noreturn]] void run_child(const drop_plan& parent_plan, std::size_t k, std::size_t processes, int ready_fd,
+                            int go_fd, const std::string& result_path) {
+  int code = 0;
+  try {
+    drop_plan plan = parent_plan;
+    plan.requests = share(parent_plan.requests, k, processes);
+    plan.connections = std::max<std::size_t>(1, share(parent_plan.connections, k, processes));
+    plan.offset = k;
+    plan.stride = processes;
+    plan.total = parent_plan.requests;
+    plan.on_fire_start = [] {};
+    plan.on_fire_end = [] {};
+    plan.start_at = [ready_fd, go_fd] {
+      char ready = 'r';
+      if (::write(ready_fd, &ready, 1) != 1) throw std::runtime_error("cannot report ready");
+      std::int64_t start = 0;
+      if (::read(go_fd, &start, sizeof start) != sizeof start) throw std::runtime_error("no start from the parent");
+      return start;
+    };
+    write_result(result_path, run_drop(plan));
+  } catch (const std::exception& failure) {
+    std::ofstream{result_path} << "failure " << one_line(failure.what()) << '\n';
+    code = 1;
+  }
+  // Not exit(): the parent's destructors (its database sessions) must not run in the child.
+  std::fflush(nullptr);
+  ::_exit(code);
+}
+
+}  // namespace
+
+drop_result run_spread_drop(const drop_plan& plan, std::size_t processes) {
+  processes = std::clamp<std::size_t>(processes, 1, std::max<std::size_t>(1, plan.requests));
+  auto directory = std::filesystem::temp_directory_path() / ("ticket-drop-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(directory);
+  std::vector<child> children(processes);
+  for (std::size_t k = 0; k < processes; ++k) {
+    int ready[2], go[2];
+    if (::pipe(ready) != 0 || ::pipe(go) != 0) throw std::runtime_error(std::string{"pipe: "} + std::strerror(errno));
+    auto& spawned = children[k];
+    spawned.result_path = (directory / ("drop-" + std::to_string(k))).string();
+    spawned.pid = ::fork();
+    if (spawned.pid < 0) throw std::runtime_error(std::string{"fork: "} + std::strerror(errno));
+    if (spawned.pid == 0) {
+      ::close(ready[0]);
+      ::close(go[1]);
+      run_child(plan, k, processes, ready[1], go[0], spawned.result_path);
+    }
+    ::close(ready[1]);
+    ::close(go[0]);
+    spawned.ready_fd = ready[0];
+    spawned.go_fd = go[1];
+  }
+  // A child that fails its set-up exits without reporting ready: its read ends with 0 bytes.
+  bool all_ready = true;
+  for (auto& spawned : children) {
+    char ready = 0;
+    all_ready = ::read(spawned.ready_fd, &ready, 1) == 1 && all_ready;
+  }
+  if (all_ready) plan.on_fire_start();
+  auto start = now_ns() + start_margin_ns;
+  for (auto& spawned : children) {
+    if (all_ready) (void)!::write(spawned.go_fd, &start, sizeof start);
+    ::close(spawned.go_fd);
+    ::close(spawned.ready_fd);
+  }
+  for (auto& spawned : children) {
+    int status = 0;
+    while (::waitpid(spawned.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (all_ready) plan.on_fire_end();
+  drop_result merged;
+  std::string failure;
+  for (auto& spawned : children) {
+    try {
+      merge_result(spawned.result_path, merged);
+    } catch (const std::exception& problem) {
+      if (failure.empty()) failure = problem.what();
+    }
+  }
+  std::filesystem::remove_all(directory);
+  if (!failure.empty()) throw std::runtime_error(failure);
+  return merged;
+}
+
+}  // namespace eventstripe::bench
