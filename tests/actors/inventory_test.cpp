@@ -251,3 +251,30 @@ TEST_CASE("the schema refuses an oversell even if an actor were wrong") {
                                    "status, expires_at) VALUES ('co_x', 'tt_a', 2, 100, 'EUR', 'held', now())"),
                   pqxx::check_violation);
 }
+
+TEST_CASE("the schema refuses holds and checkouts that name rows which do not exist") {
+  inventory_fixture fixture;
+  fixture.add_ticket_type("tt_a", 5);
+  auto connection = fixture.database.connect();
+  auto insert_checkout = [&](const std::string& id, const std::string& event_id) {
+    pqxx::work transaction{connection};
+    transaction.exec(
+        "INSERT INTO checkouts (id, event_id, buyer_email, client_address, item_count, request_hash, expires_at) "
+        "VALUES ('" + id + "', '" + event_id + "', 'x@example.com', '192.0.2.1', 1, '\\x00', now() + interval '1 hour')");
+    transaction.commit();
+  };
+  auto insert_hold = [&](const std::string& checkout_id, const std::string& ticket_type_id) {
+    pqxx::work transaction{connection};
+    transaction.exec("INSERT INTO holds (checkout_id, ticket_type_id, quantity, unit_price_minor, currency, status, "
+                     "expires_at) VALUES ('" + checkout_id + "', '" + ticket_type_id + "', 1, 100, 'EUR', 'held', "
+                     "now() + interval '1 hour')");
+    transaction.commit();
+  };
+  CHECK_THROWS_AS(insert_checkout("co_orphan", "ev_does_not_exist"), pqxx::foreign_key_violation);
+  insert_checkout("co_x", test_event);
+  CHECK_THROWS_AS(insert_hold("co_x", "tt_does_not_exist"), pqxx::foreign_key_violation);
+  CHECK_THROWS_AS(insert_hold("co_does_not_exist", "tt_a"), pqxx::foreign_key_violation);
+  CHECK(held_count(fixture, "tt_a") == 0);
+  insert_hold("co_x", "tt_a");
+  CHECK(held_count(fixture, "tt_a") == 1);
+}

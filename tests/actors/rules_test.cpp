@@ -1,6 +1,10 @@
 // Pure rules next to the actors: money formatting, ISO codes and RFC 3339 times.
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
+
+#include "actors/checkout_actor.hpp"
+#include "actors/json_text.hpp"
 #include "actors/money.hpp"
 #include "actors/time_format.hpp"
 
@@ -52,4 +56,39 @@ TEST_CASE("time zones are IANA names known to the tz database, never paths") {
   CHECK_FALSE(is_time_zone("../../etc/passwd"));
   CHECK_FALSE(is_time_zone("/etc/passwd"));
   CHECK_FALSE(is_time_zone(""));
+}
+
+TEST_CASE("hand-written JSON escapes what JSON requires and reads back to the same strings") {
+  std::string awkward = "Quote \" backslash \\ newline \n tab \t bell \x07 Gr\u00fc\u00dfe \xe2\x82\xac";
+  std::string out;
+  append_json_string(out, awkward);
+  CHECK(nlohmann::json::parse(out).get<std::string>() == awkward);
+  CHECK(out.find('\n') == std::string::npos);
+  CHECK(out.find("\\u0007") != std::string::npos);
+}
+
+TEST_CASE("a checkout's JSON has the documented shape, amounts in both forms and lines that add up") {
+  checkout_view view;
+  view.id = "co_aaaaaaaaaaaaaaaaaaaa";
+  view.event_id = "ev_bbbbbbbbbbbbbbbbbbbb";
+  view.status = "held";
+  view.buyer_email = "o'brien@example.com";
+  view.expires_at_ms = 1'700'000'000'123;
+  view.lines.push_back({{"tt_1", "Early \"bird\"", 3, 1500, "EUR", view.expires_at_ms}, "held"});
+  view.lines.push_back({{"tt_2", "VIP", 1, 10000, "EUR", view.expires_at_ms}, "held"});
+  auto json = nlohmann::json::parse(checkout_json(view));
+  CHECK(json["id"] == view.id);
+  CHECK(json["event_id"] == view.event_id);
+  CHECK(json["status"] == "held");
+  CHECK(json["buyer_email"] == view.buyer_email);
+  CHECK(json["expires_at"] == "2023-11-14T22:13:20.123Z");
+  CHECK(json["extended"] == false);
+  REQUIRE(json["items"].size() == 2);
+  CHECK(json["items"][0]["name"] == "Early \"bird\"");
+  CHECK(json["items"][0]["quantity"] == 3);
+  CHECK(json["items"][0]["unit_price"] == money_json(1500, "EUR"));
+  CHECK(json["items"][0]["amount"] == money_json(4500, "EUR"));
+  CHECK(json["items"][1]["status"] == "held");
+  CHECK(json["total"] == money_json(14500, "EUR"));
+  CHECK(json.size() == 8);
 }
