@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 #include <unordered_map>
 #include <stdexcept>
 
@@ -68,8 +69,11 @@ void push(checkout_actor* self, const char* what) {
   std::erase_if(state.subscribers, [&json](const push_sink_pointer& sink) { return !sink->push(json); });
 }
 
+// The "expiring soon" push needs a timer only while someone listens: armed by the first
+// subscriber of a held checkout, re-armed by an extension.
 void arm_warning(checkout_actor* self) {
   auto& state = self->state;
+  if (state.subscribers.empty()) return;
   auto warn_at = state.view.expires_at_ms - state.shared->limits.expiry_warning_ms.count();
   self->delayed_send(self, state.shared->until(self->clock(), warn_at), warning_atom::value,
                      ++state.warning_generation);
@@ -124,17 +128,19 @@ caf::error forget(checkout_actor* self) {
   return caf::make_error(inventory_errc::not_found);
 }
 
+void run_delayed(checkout_actor* self, std::uint64_t token) {
+  auto found = self->state.retries.find(token);
+  if (found == self->state.retries.end()) return;
+  auto action = std::move(found->second);
+  self->state.retries.erase(found);
+  action();
+}
+
 // Other requests for this checkout wait in the mailbox while it talks to the event and quotas,
 // so an Idempotency-Key sent 50 times at once creates one hold and answers 49 replays.
 void block(checkout_actor* self) {
   self->set_default_handler(caf::skip);
-  self->become(caf::keep_behavior, caf::behavior{[self](retry_atom, std::uint64_t token) {
-    auto found = self->state.retries.find(token);
-    if (found == self->state.retries.end()) return;
-    auto retry = std::move(found->second);
-    self->state.retries.erase(found);
-    retry();
-  }});
+  self->become(caf::keep_behavior, caf::behavior{[self](retry_atom, std::uint64_t token) { run_delayed(self, token); }});
 }
 
 // Runs `action` after `delay`, also while the actor is blocked.
@@ -150,16 +156,19 @@ void unblock(checkout_actor* self) {
 }
 
 // Sends (kind, key, message) through the directory and calls `done` with the answer or error.
+// `timeout` defaults to the request timeout; a creation passes caf::infinite and keeps one
+// deadline for all of its requests instead (see create).
 template <class Reply>
 void ask(checkout_actor* self, entity_kind kind, const std::string& key, caf::message message,
-         std::function<void(Reply&)> on_reply, std::function<void(caf::error&)> on_error) {
+         std::function<void(Reply&)> on_reply, std::function<void(caf::error&)> on_error,
+         std::optional<caf::duration> timeout = std::nullopt) {
   auto region = region_of(*self->state.shared, key);
   if (!region) {
     auto failure = caf::make_error(inventory_errc::fenced);
     return on_error(failure);
   }
-  self->request(region, self->state.shared->limits.request_timeout_ms, deliver_atom::value, kind, key,
-                std::move(message))
+  self->request(region, timeout.value_or(caf::duration{self->state.shared->limits.request_timeout_ms}),
+                deliver_atom::value, kind, key, std::move(message))
       .then([on_reply](Reply& reply) { on_reply(reply); }, [on_error](caf::error& failure) { on_error(failure); });
 }
 
@@ -185,9 +194,17 @@ struct creation {
   std::int64_t expires_at_ms = 0;
   std::vector<std::optional<held_line>> lines;
   std::vector<bool> may_hold;  // the quota may have committed a hold (success or unknown outcome)
+  std::vector<bool> answered;  // per item: the quota's answer (or its failure) arrived
   std::size_t pending = 0;
   caf::error failure;
+  bool prepared = false;  // the event's answer arrived
+  bool finished = false;  // answered or given up at the deadline: later answers are ignored
 };
+
+// One deadline for the whole creation (the event's check and every quota's hold) instead of a
+// timeout per request: each timeout is an entry on CAF's clock thread, and a ticket drop makes
+// one creation per buyer.
+std::chrono::milliseconds creation_deadline(const services& shared) { return shared.limits.request_timeout_ms * 2; }
 
 // Stores why creating the checkout failed, then answers: a retry with the same Idempotency-Key
 // gets this error again (as Stripe replays a stored failure), not a fresh attempt on holds that
@@ -221,6 +238,7 @@ void record_failure(checkout_actor* self, const std::shared_ptr<creation>& job) 
 
 void finish_creation(checkout_actor* self, const std::shared_ptr<creation>& job) {
   auto& state = self->state;
+  job->finished = true;
   if (!job->failure) {
     auto& view = state.view;
     view.event_id = job->request.event_id;
@@ -262,6 +280,7 @@ void reserve_all(checkout_actor* self, const std::shared_ptr<creation>& job) {
   job->pending = request.items.size();
   job->lines.resize(request.items.size());
   job->may_hold.assign(request.items.size(), false);
+  job->answered.assign(request.items.size(), false);
   for (std::size_t i = 0; i < request.items.size(); ++i) {
     const auto& item = request.items[i];
     reserve_request reserve{request.checkout_id, request.event_id, request.buyer_email, request.client_address,
@@ -270,17 +289,49 @@ void reserve_all(checkout_actor* self, const std::shared_ptr<creation>& job) {
     ask<held_line>(
         self, entity_kind::quota, item.ticket_type_id, caf::make_message(reserve_atom::value, std::move(reserve)),
         [self, job, i](held_line& line) {
+          if (job->finished) return;
+          job->answered[i] = true;
           job->lines[i] = std::move(line);
           job->may_hold[i] = true;
           if (--job->pending == 0) finish_creation(self, job);
         },
         [self, job, i](caf::error& failure) {
-          // A definite refusal held nothing; a timeout or lost answer may have.
+          if (job->finished) return;
+          job->answered[i] = true;
+          // A definite refusal held nothing; a lost answer may have.
           job->may_hold[i] = !is_inventory_error(failure) || inventory_code(failure) == inventory_errc::outcome_unknown;
           if (!job->failure || !is_inventory_error(job->failure)) job->failure = failure;
           if (--job->pending == 0) finish_creation(self, job);
-        });
+        },
+        caf::infinite);
   }
+}
+
+void fail_preparation(checkout_actor* self, const std::shared_ptr<creation>& job, caf::error failure) {
+  job->finished = true;
+  // The event may have counted this checkout against the buyer before its answer was lost:
+  // tell it the checkout holds nothing.
+  tell_entity(*self->state.shared, entity_kind::event, job->request.event_id,
+              caf::make_message(holds_ended_atom::value, job->request.checkout_id));
+  unblock(self);
+  job->promise.deliver(std::move(failure));
+  forget_soon(self);
+}
+
+// The creation's deadline passed: whatever has not answered is treated as a timeout. A quota
+// that did not answer may still commit its hold, so the all-or-nothing path releases it.
+void on_creation_deadline(checkout_actor* self, const std::shared_ptr<creation>& job) {
+  if (job->finished) return;
+  auto timeout = caf::make_error(caf::sec::request_timeout);
+  if (!job->prepared) return fail_preparation(self, job, std::move(timeout));
+  for (std::size_t i = 0; i < job->answered.size(); ++i) {
+    if (job->answered[i]) continue;
+    job->answered[i] = true;
+    job->may_hold[i] = true;
+    if (!job->failure || !is_inventory_error(job->failure)) job->failure = timeout;
+  }
+  job->pending = 0;
+  finish_creation(self, job);
 }
 
 caf::result<checkout_view> create(checkout_actor* self, checkout_request& request) {
@@ -301,21 +352,19 @@ caf::result<checkout_view> create(checkout_actor* self, checkout_request& reques
   job->promise = self->make_response_promise();
   job->expires_at_ms = state.shared->now_ms(self->clock()) + state.shared->limits.hold_ttl_ms.count();
   block(self);
+  after_delay(self, creation_deadline(*state.shared), [self, job] { on_creation_deadline(self, job); });
   ask<checkout_request>(
       self, entity_kind::event, job->request.event_id, caf::make_message(prepare_atom::value, job->request),
       [self, job](checkout_request& checked) {
+        if (job->finished) return;
+        job->prepared = true;
         job->request = std::move(checked);
         reserve_all(self, job);
       },
       [self, job](caf::error& failure) {
-        // The event may have counted this checkout against the buyer before its answer was
-        // lost (a timeout): tell it the checkout holds nothing.
-        tell_entity(*self->state.shared, entity_kind::event, job->request.event_id,
-                    caf::make_message(holds_ended_atom::value, job->request.checkout_id));
-        unblock(self);
-        job->promise.deliver(std::move(failure));
-        forget_soon(self);
-      });
+        if (!job->finished) fail_preparation(self, job, std::move(failure));
+      },
+      caf::infinite);
   return job->promise;
 }
 
@@ -444,12 +493,15 @@ caf::behavior running(checkout_actor* self) {
       [self](holds_ended_atom, const std::string& ticket_type_id, hold_end how) {
         on_hold_ended(self, ticket_type_id, how);
       },
+      // A delayed action that comes due after the actor stopped blocking (a creation's deadline).
+      [self](retry_atom, std::uint64_t token) { run_delayed(self, token); },
       [self](subscribe_atom, push_sink_pointer& sink) -> caf::result<caf::ok_atom> {
         touch(self);
         auto& state = self->state;
         if (state.view.status.empty()) return forget(self);
         auto json = nlohmann::json{{"type", "state"}, {"checkout", nlohmann::json::parse(checkout_json(state.view))}};
         if (sink->push(json.dump())) state.subscribers.push_back(std::move(sink));
+        if (state.subscribers.size() == 1 && state.view.status == "held") arm_warning(self);
         return caf::ok_atom::value;
       },
       [self](warning_atom, std::uint64_t generation) {

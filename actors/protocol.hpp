@@ -33,6 +33,8 @@ using prepare_atom = caf::atom_constant<caf::atom("prepare")>;
 using holds_ended_atom = caf::atom_constant<caf::atom("holdsended")>;
 using availability_atom = caf::atom_constant<caf::atom("avail")>;
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
+// Fault injection (testing.fault_injection): a quota commits its next N holds but loses the answers.
+using mute_atom = caf::atom_constant<caf::atom("mute")>;
 using tell_atom = caf::atom_constant<caf::atom("tell")>;
 using activate_atom = caf::atom_constant<caf::atom("activate")>;
 using entities_atom = caf::atom_constant<caf::atom("entities")>;

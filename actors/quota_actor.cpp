@@ -61,6 +61,7 @@ struct quota_state {
   std::unordered_map<std::string, live_hold> holds;
   std::set<std::pair<std::int64_t, std::string>> deadlines;  // (expires_at_ms, checkout_id)
   std::deque<pending_op> queue;
+  std::int32_t muted_answers = 0;  // fault injection (mute_atom)
   // The batch in flight: its requests, and what it will change once it commits.
   bool in_flight = false;
   std::uint64_t batch_generation = 0;
@@ -302,6 +303,10 @@ void answer_committed_batch(quota_actor* self, const std::set<std::string>& refu
   for (auto& op : state.batch_ops) {
     switch (op.type) {
       case pending_op::kind::reserve:
+        if (state.muted_answers > 0) {  // fault injection: the hold committed, its answer is lost
+          --state.muted_answers;
+          break;
+        }
         // A checkout that already had a hold of this type (an earlier attempt, released) is
         // not held again: the buyer must start a new checkout.
         if (refused.count(op.reserve.checkout_id)) op.promise.deliver(caf::make_error(inventory_errc::not_held));
@@ -435,6 +440,9 @@ caf::behavior quota(quota_actor* self, std::string ticket_type_id, placement whe
       },
       [self](crash_atom) {
         if (self->state.shared->fault_injection) throw std::runtime_error("injected quota fault");
+      },
+      [self](mute_atom, std::int32_t answers) {
+        if (self->state.shared->fault_injection) self->state.muted_answers = answers;
       },
   };
 }

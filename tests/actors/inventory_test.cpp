@@ -184,6 +184,37 @@ TEST_CASE("a crashed quota restarts from PostgreSQL without losing or doubling a
   CHECK(held_count(fixture, "tt_a") == 0);
 }
 
+TEST_CASE("a hold whose answer is lost is released at the creation's deadline: nothing stays held") {
+  inventory_fixture fixture;
+  fixture.add_ticket_type("tt_a", 2);
+  fixture.add_ticket_type("tt_b", 2);
+  held(create(fixture, request_for("co_warm", {{"tt_a", 1}}, "warm@example.com")));  // the quota is active
+  caf::anon_send(fixture.directory.region_for("tt_a"), actors::tell_atom::value, entity_kind::quota,
+                 std::string{"tt_a"}, caf::make_message(actors::mute_atom::value, std::int32_t{1}));
+  fixture.scheduler.run();
+
+  auto out = std::make_shared<answer<checkout_view>>();
+  auto request = request_for("co_1", {{"tt_a", 1}, {"tt_b", 1}});
+  fixture.system.spawn(eventstripe::test_support::ask_probe<checkout_view>, fixture.directory.region_for("co_1"), entity_kind::checkout,
+                       std::string{"co_1"}, caf::make_message(actors::create_atom::value, request), out);
+  fixture.scheduler.run();
+  // Both holds committed; tt_a's answer never came, so the checkout is still waiting.
+  CHECK(std::holds_alternative<std::monostate>(*out));
+  CHECK(hold_status(fixture, "co_1", "tt_a") == "held");
+  CHECK(hold_status(fixture, "co_1", "tt_b") == "held");
+
+  fixture.advance(fixture.shared->limits.request_timeout_ms * 2);
+  REQUIRE(std::holds_alternative<caf::error>(*out));
+  CHECK(std::get<caf::error>(*out) == caf::sec::request_timeout);
+  // All or nothing: the hold whose answer was lost is given back with the other one.
+  CHECK(hold_status(fixture, "co_1", "tt_a") == "released");
+  CHECK(hold_status(fixture, "co_1", "tt_b") == "released");
+  CHECK(held_count(fixture, "tt_a") == 1);
+  CHECK(held_count(fixture, "tt_b") == 0);
+  // The buyer is not counted as holding anything: a new checkout goes through.
+  held(create(fixture, request_for("co_2", {{"tt_b", 2}})));
+}
+
 TEST_CASE("after a restart, quotas with live holds are activated and expire them on time without any request") {
   inventory_fixture fixture;
   fixture.add_ticket_type("tt_a", 5);
