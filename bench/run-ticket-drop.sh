@@ -2,7 +2,7 @@
 # Runs bench/ticket-drop end to end: starts a throw-away PostgreSQL (storage/local-postgres.sh),
 # builds the node and the bench, runs the drop, and stops PostgreSQL again if it started it.
 #
-#   bench/run-ticket-drop.sh [ticket_drop options]      e.g. --rounds 3 --window-ms 1000
+#   bench/run-ticket-drop.sh [ticket_drop options]      e.g. --rounds 5 --phases sustained,drop
 #
 # Environment: ES_BENCH_PG_DIR (default /tmp/es-bench-pg), ES_BENCH_PG_PORT (default 55470),
 # ES_BENCH_BUILD_DIR (default build-bench).
