@@ -1,7 +1,9 @@
 #include "actors/event_actor.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -15,9 +17,11 @@
 
 #include "actors/entity_messaging.hpp"
 #include "actors/idle_watch.hpp"
+#include "actors/pricing_config.hpp"
 #include "actors/protocol.hpp"
 #include "config/log.hpp"
 #include "storage/connection_pool.hpp"
+#include "storage/pricing.hpp"
 
 using event_snapshot_pointer = std::shared_ptr<const eventstripe::storage::event_snapshot>;
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(event_snapshot_pointer)
@@ -35,6 +39,9 @@ struct event_state {
   bool exists = false;
   storage::event_row event;
   std::vector<storage::ticket_type_row> types;
+  // Definitions as last written; the counters as of the load or the code's last write (the quota
+  // keeps them in PostgreSQL; organizers read them from there).
+  std::vector<storage::promo_code_row> promo_codes;
   // Live checkouts per buyer, for the limits against denial of inventory.
   std::unordered_map<std::string, std::pair<std::string, std::string>> active;  // checkout -> (email, address)
   std::unordered_map<std::string, std::int32_t> by_email;
@@ -144,12 +151,67 @@ caf::error write_error(storage::write_outcome outcome) {
     case storage::write_outcome::slug_taken: return caf::make_error(inventory_errc::slug_taken);
     case storage::write_outcome::version_conflict: return caf::make_error(inventory_errc::version_conflict);
     case storage::write_outcome::not_found: return caf::make_error(inventory_errc::not_found);
+    case storage::write_outcome::tier_below_taken:
+      return pricing_config_failure(pricing_config_errc::tier_below_taken,
+                                    "a tier's quantity is below the tickets it already has");
+    case storage::write_outcome::duplicate_code:
+      return pricing_config_failure(pricing_config_errc::duplicate_promo_code,
+                                    "the event already has a promo code with this text");
+    case storage::write_outcome::below_usage:
+      return pricing_config_failure(pricing_config_errc::promo_below_usage,
+                                    "max_uses or the budget is below what the code has already been used for");
   }
   return caf::make_error(inventory_errc::database_unavailable);
 }
 
 bool owned_by(const event_state& state, const std::string& workspace_id) {
   return state.exists && state.event.workspace_id == workspace_id;
+}
+
+caf::error pricing_refusal(pricing::pricing_errc code, std::string detail) {
+  return pricing_failure(pricing::make_pricing_error(code, std::move(detail)));
+}
+
+// An event's tax settings and fee, by the pricing rules.
+caf::error check_event_pricing(const storage::event_row& event) {
+  if (!tax_mode_of(event.tax_mode))
+    return pricing_refusal(pricing::pricing_errc::invalid_request, "tax_mode must be inclusive or exclusive");
+  if (event.tax_rate_bp && !pricing::is_rate(pricing::basis_points{*event.tax_rate_bp}))
+    return pricing_refusal(pricing::pricing_errc::rate_out_of_range, "the tax rate must be 0..100 %");
+  if (!fee_mode_of(event.fee_mode))
+    return pricing_refusal(pricing::pricing_errc::invalid_fee, "the fee mode must be added or absorbed");
+  if (auto failure = pricing::validate_fee_rule(fee_rule_of(event))) return pricing_failure(*failure);
+  return {};
+}
+
+// A ticket type's tax override and tiers, by the pricing rules (overlapping tiers are refused here,
+// naming the tier).
+caf::error check_type_pricing(const storage::ticket_type_row& type) {
+  if (type.tax_rate_bp && !pricing::is_rate(pricing::basis_points{*type.tax_rate_bp}))
+    return pricing_refusal(pricing::pricing_errc::rate_out_of_range, "the tax rate must be 0..100 %");
+  if (auto failure = pricing::validate_tiers(tiers_of(type))) return pricing_failure(*failure);
+  return {};
+}
+
+bool same_tier_definitions(const std::vector<storage::price_tier_row>& a,
+                           const std::vector<storage::price_tier_row>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+    return x.name == y.name && x.price_minor == y.price_minor && x.from_ms == y.from_ms && x.until_ms == y.until_ms &&
+           x.quantity == y.quantity;
+  });
+}
+
+// The tiers as the write leaves them: a tier keeps the counter of the current tier of its name.
+void carry_taken(const std::vector<storage::price_tier_row>& current, std::vector<storage::price_tier_row>& next) {
+  for (auto& tier : next) {
+    auto same = std::find_if(current.begin(), current.end(), [&](auto& old) { return old.name == tier.name; });
+    tier.taken = same == current.end() ? 0 : same->taken;
+  }
+}
+
+caf::error tier_below_taken_failure(const std::string& tier_name) {
+  return pricing_config_failure(pricing_config_errc::tier_below_taken,
+                                "tier '" + tier_name + "' already has more tickets held or sold than its new quantity");
 }
 
 caf::result<event_view> write_event(event_actor* self, storage::event_row next, bool insert) {
@@ -190,9 +252,11 @@ caf::result<event_view> add_type(event_actor* self, const std::string& workspace
   if (state.event.status == "closed") return caf::make_error(inventory_errc::invalid_transition);
   if (!type.currency.empty() && type.currency != state.event.currency)
     return caf::make_error(inventory_errc::currency_mismatch);
+  if (auto failure = check_type_pricing(type)) return failure;
   type.event_id = state.id;
   type.currency = state.event.currency;
   type.held = type.sold = 0;
+  for (auto& tier : type.tiers) tier.taken = 0;
   type.position = static_cast<std::int32_t>(state.types.size());
   auto promise = self->make_response_promise();
   auto where = state.where;
@@ -212,16 +276,22 @@ caf::result<event_view> add_type(event_actor* self, const std::string& workspace
   return promise;
 }
 
-// Writes the ticket type's definition and has its quota pick it up.
-void write_type_definition(event_actor* self, storage::ticket_type_row type, caf::response_promise promise) {
+// Writes the ticket type's definition (and, when they changed, its tiers) and has its quota pick
+// it up.
+void write_type_definition(event_actor* self, storage::ticket_type_row type, bool replace_tiers,
+                           caf::response_promise promise) {
   auto where = self->state.where;
   auto node = self->state.shared->node_id;
+  auto refused_tier = std::make_shared<std::string>();
   run_write(
       self,
-      [type, where, node](pqxx::connection& connection) {
-        return storage::update_ticket_type(connection, where.shard, where.epoch, node, type);
+      [type, where, node, replace_tiers, refused_tier](pqxx::connection& connection) {
+        return storage::update_ticket_type(connection, where.shard, where.epoch, node, type, replace_tiers,
+                                           refused_tier.get());
       },
-      [self, promise, type](storage::write_outcome outcome) mutable {
+      [self, promise, type, refused_tier](storage::write_outcome outcome) mutable {
+        if (outcome == storage::write_outcome::tier_below_taken)
+          return promise.deliver(tier_below_taken_failure(*refused_tier));
         if (auto failure = write_error(outcome)) return promise.deliver(failure);
         for (auto& existing : self->state.types)
           if (existing.id == type.id) existing = type;
@@ -237,28 +307,152 @@ caf::result<event_view> update_type(event_actor* self, const std::string& worksp
   if (current == state.types.end()) return caf::make_error(inventory_errc::not_found);
   if (!type.currency.empty() && type.currency != current->currency)
     return caf::make_error(inventory_errc::currency_mismatch);
+  if (auto failure = check_type_pricing(type)) return failure;
   type.event_id = state.id;
   type.currency = current->currency;
   type.position = current->position;
   type.held = current->held;
   type.sold = current->sold;
+  bool replace_tiers = !same_tier_definitions(current->tiers, type.tiers);
+  carry_taken(current->tiers, type.tiers);
   auto promise = self->make_response_promise();
   if (type.capacity == current->capacity) {
-    write_type_definition(self, std::move(type), promise);
+    write_type_definition(self, std::move(type), replace_tiers, promise);
     return promise;
   }
   // Capacity belongs to the quota (it alone knows what is held right now): ask it first.
-  auto region = region_of(*state.shared, type.id);
-  self->request(region, state.shared->limits.request_timeout_ms, deliver_atom::value, entity_kind::quota, type.id,
-                caf::make_message(capacity_atom::value, type.capacity))
-      .then(
-          [self, promise, type](availability& counters) mutable {
-            type.held = counters.held;
-            type.sold = counters.sold;
-            write_type_definition(self, std::move(type), promise);
-          },
-          [promise](caf::error& failure) mutable { promise.deliver(std::move(failure)); });
+  auto change_capacity = [self, promise, type, replace_tiers]() mutable {
+    auto region = region_of(*self->state.shared, type.id);
+    self->request(region, self->state.shared->limits.request_timeout_ms, deliver_atom::value, entity_kind::quota,
+                  type.id, caf::make_message(capacity_atom::value, type.capacity))
+        .then(
+            [self, promise, type, replace_tiers](availability& counters) mutable {
+              type.held = counters.held;
+              type.sold = counters.sold;
+              write_type_definition(self, std::move(type), replace_tiers, promise);
+            },
+            [promise](caf::error& failure) mutable { promise.deliver(std::move(failure)); });
+  };
+  if (!replace_tiers) {
+    change_capacity();
+    return promise;
+  }
+  // New tiers and a new capacity together: check the tiers against their counters before the
+  // capacity changes, so that a refused tier leaves the capacity as it was. (The definition's write
+  // checks again under the ticket type's lock.)
+  auto refused_tier = std::make_shared<std::string>();
+  run_write(
+      self,
+      [id = type.id, tiers = type.tiers, refused_tier](pqxx::connection& connection) {
+        auto refused = storage::tier_below_taken(connection, id, tiers);
+        if (!refused) return storage::write_outcome::written;
+        *refused_tier = *refused;
+        return storage::write_outcome::tier_below_taken;
+      },
+      [promise, refused_tier, change_capacity](storage::write_outcome outcome) mutable {
+        if (outcome == storage::write_outcome::tier_below_taken)
+          return promise.deliver(tier_below_taken_failure(*refused_tier));
+        if (auto failure = write_error(outcome)) return promise.deliver(failure);
+        change_capacity();
+      });
   return promise;
+}
+
+// The fields a code of its kind must have and must not have (the values are the rules' business).
+caf::error check_promo_shape(const storage::promo_code_row& row) {
+  auto kind = promo_kind_of(row.kind);
+  if (!kind)
+    return pricing_refusal(pricing::pricing_errc::invalid_promo_code,
+                           "kind must be percent_off, amount_off, fixed_price or access");
+  bool wants_percent = *kind == pricing::promo_kind::percent_off;
+  bool wants_amount = *kind == pricing::promo_kind::amount_off || *kind == pricing::promo_kind::fixed_price;
+  if (wants_percent != row.percent_off_bp.has_value())
+    return pricing_refusal(pricing::pricing_errc::invalid_promo_code,
+                           "promo code '" + row.code + "': percent_off is " +
+                               (wants_percent ? "required for" : "only for") + " percent_off codes");
+  if (wants_amount != row.amount_minor.has_value())
+    return pricing_refusal(pricing::pricing_errc::invalid_promo_code,
+                           "promo code '" + row.code + "': amount is " + (wants_amount ? "required for" : "only for") +
+                               " amount_off and fixed_price codes");
+  return {};
+}
+
+// Checks a code for this event and completes it: amounts in the event's currency, a scope of this
+// event's ticket types (each once), the pricing rules, and a text no other code of the event has.
+caf::error check_promo_code(const event_state& state, storage::promo_code_row& row) {
+  if (auto failure = check_promo_shape(row)) return failure;
+  bool has_amounts = row.amount_minor || row.budget_minor;
+  if (has_amounts && row.currency != state.event.currency) return caf::make_error(inventory_errc::currency_mismatch);
+  row.currency = state.event.currency;
+  std::vector<std::string> scope;
+  for (const auto& id : row.ticket_type_ids) {
+    if (std::none_of(state.types.begin(), state.types.end(), [&](auto& type) { return type.id == id; }))
+      return caf::make_error(inventory_errc::unknown_ticket_type);
+    if (std::find(scope.begin(), scope.end(), id) == scope.end()) scope.push_back(id);
+  }
+  row.ticket_type_ids = std::move(scope);
+  if (auto failure = pricing::validate_promo_code(promo_code_of(row))) return pricing_failure(*failure);
+  for (const auto& other : state.promo_codes)
+    if (other.code == row.code && other.id != row.id)
+      return pricing_config_failure(pricing_config_errc::duplicate_promo_code,
+                                    "the event already has the promo code '" + row.code + "'");
+  return {};
+}
+
+// Writes a code (insert or update) and answers the row as stored.
+caf::result<storage::promo_code_row> write_promo_code(event_actor* self, storage::promo_code_row row, bool insert) {
+  auto promise = self->make_response_promise();
+  auto where = self->state.where;
+  auto node = self->state.shared->node_id;
+  auto written = std::make_shared<storage::promo_code_row>();
+  run_write(
+      self,
+      [row, where, node, insert, written](pqxx::connection& connection) {
+        return insert ? storage::insert_promo_code(connection, where.shard, where.epoch, node, row, *written)
+                      : storage::update_promo_code(connection, where.shard, where.epoch, node, row, *written);
+      },
+      [self, promise, written](storage::write_outcome outcome) mutable {
+        if (outcome == storage::write_outcome::duplicate_code)
+          return promise.deliver(pricing_config_failure(pricing_config_errc::duplicate_promo_code,
+                                                        "the event already has this promo code"));
+        if (auto failure = write_error(outcome)) return promise.deliver(failure);
+        auto& codes = self->state.promo_codes;
+        auto same = std::find_if(codes.begin(), codes.end(), [&](auto& code) { return code.id == written->id; });
+        if (same == codes.end())
+          codes.push_back(*written);
+        else
+          *same = *written;
+        promise.deliver(*written);
+      });
+  return promise;
+}
+
+caf::result<storage::promo_code_row> add_promo_code(event_actor* self, const std::string& workspace_id,
+                                                    storage::promo_code_row row) {
+  auto& state = self->state;
+  if (!owned_by(state, workspace_id)) return caf::make_error(inventory_errc::not_found);
+  if (state.event.status == "closed") return caf::make_error(inventory_errc::invalid_transition);
+  if (state.promo_codes.size() >= promo_codes_per_event_max)
+    return pricing_config_failure(pricing_config_errc::too_many_promo_codes,
+                                  "an event has at most " + std::to_string(promo_codes_per_event_max) + " promo codes");
+  row.event_id = state.id;
+  row.uses = 0;
+  row.discount_spent_minor = 0;
+  if (auto failure = check_promo_code(state, row)) return failure;
+  return write_promo_code(self, std::move(row), true);
+}
+
+caf::result<storage::promo_code_row> update_promo_code(event_actor* self, const std::string& workspace_id,
+                                                       storage::promo_code_row row) {
+  auto& state = self->state;
+  if (!owned_by(state, workspace_id)) return caf::make_error(inventory_errc::not_found);
+  auto current = std::find_if(state.promo_codes.begin(), state.promo_codes.end(),
+                              [&](auto& code) { return code.id == row.id; });
+  if (current == state.promo_codes.end()) return caf::make_error(inventory_errc::not_found);
+  row.event_id = state.id;
+  row.kind = current->kind;  // a code's kind never changes: a different discount is a new code
+  if (auto failure = check_promo_code(state, row)) return failure;
+  return write_promo_code(self, std::move(row), false);
 }
 
 // An activation for an id with no event (a mistyped or made-up id) answers not_found and
@@ -303,6 +497,7 @@ void on_loaded(event_actor* self, const event_snapshot_pointer& snapshot) {
     state.exists = true;
     state.event = snapshot->event;
     state.types = snapshot->ticket_types;
+    state.promo_codes = snapshot->promo_codes;
     for (const auto& checkout : snapshot->active_checkouts)
       add_active(state, checkout.checkout_id, checkout.buyer_email, checkout.client_address);
   }
@@ -313,6 +508,7 @@ caf::behavior running(event_actor* self) {
       [self](create_atom, storage::event_row& event) -> caf::result<event_view> {
         touch(self);
         if (self->state.exists) return caf::make_error(inventory_errc::invalid_request);
+        if (auto failure = check_event_pricing(event)) return failure;
         event.id = self->state.id;
         event.status = "draft";
         event.version = 1;
@@ -324,8 +520,9 @@ caf::behavior running(event_actor* self) {
         if (!owned_by(state, next.workspace_id)) return caf::make_error(inventory_errc::not_found);
         if (next.version != state.event.version) return caf::make_error(inventory_errc::version_conflict);
         if (state.event.status == "closed") return caf::make_error(inventory_errc::invalid_transition);
-        if (next.currency != state.event.currency && !state.types.empty())
-          return caf::make_error(inventory_errc::invalid_request);  // prices are in the event's currency
+        if (next.currency != state.event.currency && (!state.types.empty() || !state.promo_codes.empty()))
+          return caf::make_error(inventory_errc::invalid_request);  // prices and codes are in the event's currency
+        if (auto failure = check_event_pricing(next)) return failure;
         next.id = state.id;
         next.status = state.event.status;
         next.version = state.event.version + 1;
@@ -339,6 +536,24 @@ caf::behavior running(event_actor* self) {
       },
       [self](type_update_atom, const std::string& workspace_id, storage::ticket_type_row& type) {
         return update_type(self, workspace_id, std::move(type));
+      },
+      [self](promo_add_atom, const std::string& workspace_id, storage::promo_code_row& row) {
+        touch(self);
+        return add_promo_code(self, workspace_id, std::move(row));
+      },
+      [self](promo_update_atom, const std::string& workspace_id, storage::promo_code_row& row) {
+        touch(self);
+        return update_promo_code(self, workspace_id, std::move(row));
+      },
+      [self](promo_get_atom, const std::string& workspace_id,
+             const std::string& promo_code_id) -> caf::result<storage::promo_code_row> {
+        touch(self);
+        auto& state = self->state;
+        if (!state.exists) return forget(self);
+        if (!owned_by(state, workspace_id)) return caf::make_error(inventory_errc::not_found);
+        for (const auto& code : state.promo_codes)
+          if (code.id == promo_code_id) return code;
+        return caf::make_error(inventory_errc::not_found);
       },
       [self](view_atom, const std::string& workspace_id) -> caf::result<event_view> {
         touch(self);

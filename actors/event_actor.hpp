@@ -5,12 +5,18 @@
 #include <vector>
 
 #include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
 #include <caf/fwd.hpp>
 
 #include "actors/services.hpp"
 #include "storage/events.hpp"
 
 namespace eventstripe::actors {
+
+// Organizer writes of an event's promo codes (issue 4).
+using promo_add_atom = caf::atom_constant<caf::atom("promoadd")>;
+using promo_update_atom = caf::atom_constant<caf::atom("promoupd")>;
+using promo_get_atom = caf::atom_constant<caf::atom("promoget")>;
 
 // An event as its actor serves it: the definition and each ticket type with live counters.
 struct event_view {
@@ -24,7 +30,17 @@ struct event_view {
 //   (event_update_atom, event_row)                     -> event_view | not_found, version_conflict, slug_taken
 //   (event_status_atom, workspace_id, status)          -> event_view | not_found, invalid_transition
 //   (type_add_atom, workspace_id, ticket_type_row)     -> event_view | not_found
-//   (type_update_atom, workspace_id, ticket_type_row)  -> event_view | not_found, capacity_below_taken
+//   (type_update_atom, workspace_id, ticket_type_row)  -> event_view | not_found, capacity_below_taken,
+//                                                         tier_below_taken
+//        event and ticket type writes carry their pricing (tax mode and rates, fees, tiers), checked
+//        by the pricing rules (pricing_errc: invalid_fee, rate_out_of_range, invalid_tier,
+//        overlapping_tiers, too_many_tiers ...); a ticket type's tiers are replaced as a whole
+//   (promo_add_atom, workspace_id, promo_code_row)     -> promo_code_row | not_found, invalid_promo_code,
+//                                                         duplicate_promo_code, unknown_ticket_type,
+//                                                         currency_mismatch, too_many_promo_codes
+//   (promo_update_atom, workspace_id, promo_code_row)  -> promo_code_row | the same, promo_below_usage
+//        the row as stored (with its counters); kind and counters never change
+//   (promo_get_atom, workspace_id, promo_code_id)      -> promo_code_row | not_found
 //   (view_atom, workspace_id)                          -> event_view | not_found
 //        workspace_id empty: the public view (published or closed events, visible ticket types)
 //   (prepare_atom, checkout_request)                   -> checkout_request | not_found, not_on_sale, buyer_limit ...
@@ -47,4 +63,5 @@ std::string availability_json(const event_view& view);
 // no std::optional support, so the optional fields need a hand-written one).
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventstripe::storage::event_row)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventstripe::storage::ticket_type_row)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventstripe::storage::promo_code_row)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventstripe::actors::event_view)

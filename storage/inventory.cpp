@@ -5,6 +5,8 @@
 
 #include <pqxx/pqxx>
 
+#include <nlohmann/json.hpp>
+
 #include "storage/connect.hpp"
 #include "storage/conninfo.hpp"
 #include "storage/error.hpp"
@@ -157,11 +159,39 @@ std::vector<std::int64_t> claim_all_shards(pqxx::connection& connection, const s
   return epochs;
 }
 
+// The tiers come along as one JSON array per ticket type, so every query that loads ticket types
+// loads their offered (not retired) tiers in the same statement. The subquery's unqualified `id`
+// is the outer ticket type's (price_tiers has no `id` column), so the columns work with or
+// without a table alias.
 std::string ticket_type_columns() {
   return "id, event_id, name, description, price_minor, currency, capacity, held, sold, " +
          sql::unix_ms("sale_starts_at") + ", " + sql::unix_ms("sale_ends_at") +
-         ", min_per_order, max_per_order, hidden, position";
+         ", min_per_order, max_per_order, hidden, position, tax_rate_bp, "
+         "(SELECT coalesce(json_agg(json_build_object('name', pt.name, 'price_minor', pt.price_minor, 'from_ms', " +
+         sql::unix_ms("pt.starts_at") + ", 'until_ms', " + sql::unix_ms("pt.ends_at") +
+         ", 'quantity', pt.quantity, 'taken', pt.taken) ORDER BY pt.position), '[]'::json)::text "
+         "FROM price_tiers pt WHERE pt.ticket_type_id = id AND pt.position IS NOT NULL)";
 }
+
+namespace {
+
+template <typename Value>
+std::optional<Value> optional_member(const nlohmann::json& object, const char* name) {
+  const auto& member = object.at(name);
+  if (member.is_null()) return std::nullopt;
+  return member.get<Value>();
+}
+
+std::vector<price_tier_row> read_tiers(const std::string& json_text) {
+  std::vector<price_tier_row> tiers;
+  for (const auto& tier : nlohmann::json::parse(json_text))
+    tiers.push_back({tier.at("name").get<std::string>(), tier.at("price_minor").get<std::int64_t>(),
+                     optional_member<std::int64_t>(tier, "from_ms"), optional_member<std::int64_t>(tier, "until_ms"),
+                     optional_member<std::int32_t>(tier, "quantity"), tier.at("taken").get<std::int32_t>()});
+  return tiers;
+}
+
+}  // namespace
 
 ticket_type_row read_ticket_type(const pqxx::row& row) {
   ticket_type_row type;
@@ -180,6 +210,8 @@ ticket_type_row read_ticket_type(const pqxx::row& row) {
   type.max_per_order = row[12].as<std::int32_t>();
   type.hidden = row[13].as<bool>();
   type.position = row[14].as<std::int32_t>();
+  if (!row[15].is_null()) type.tax_rate_bp = row[15].as<std::int32_t>();
+  type.tiers = read_tiers(row[16].as<std::string>());
   return type;
 }
 

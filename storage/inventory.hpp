@@ -28,6 +28,17 @@ result<std::vector<std::int64_t>> claim_shards_at_start(const std::string& url, 
                                                         std::uint32_t shard_count,
                                                         std::chrono::seconds connect_timeout);
 
+// One price tier of a ticket type as stored (see 0004_pricing.sql); its position is its index in
+// ticket_type_row::tiers. A tier is identified by its name within the ticket type.
+struct price_tier_row {
+  std::string name;
+  std::int64_t price_minor = 0;
+  std::optional<std::int64_t> from_ms;   // inclusive; nullopt: open
+  std::optional<std::int64_t> until_ms;  // exclusive; nullopt: open
+  std::optional<std::int32_t> quantity;  // the first N tickets at this tier; nullopt: no limit
+  std::int32_t taken = 0;                // live holds + sold at this tier; kept by the holds, never by organizers
+};
+
 struct ticket_type_row {
   std::string id;
   std::string event_id;
@@ -44,6 +55,8 @@ struct ticket_type_row {
   std::int32_t max_per_order = 10;
   bool hidden = false;
   std::int32_t position = 0;
+  std::optional<std::int32_t> tax_rate_bp;  // the organizer's rate for this type; wins over the event's
+  std::vector<price_tier_row> tiers;        // in the order they are tried; empty: the fixed price
 };
 
 struct live_hold_row {
