@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/entity_messaging.hpp"
+#include "actors/hold_pricing.hpp"
 #include "actors/idle_watch.hpp"
 #include "actors/json_text.hpp"
 #include "actors/money.hpp"
@@ -87,13 +88,14 @@ void adopt_row(checkout_state& state, const storage::checkout_row& row) {
   view.extended = row.extended;
   state.request_hash = row.request_hash_hex;
   state.failure_code = row.failure_code;
+  view.taxation = taxation_of(row.taxation);
   view.lines.clear();
   if (row.failure_code) return;  // never held as a whole: invisible, replayed as its error
   bool all_held = !row.lines.empty() && static_cast<std::int32_t>(row.lines.size()) == row.item_count;
   bool any_expired = false;
   for (const auto& line : row.lines) {
     view.lines.push_back({{line.ticket_type_id, line.name, line.quantity, line.unit_price_minor, line.currency,
-                           line.expires_at_ms},
+                           line.expires_at_ms, line_pricing_of(line.pricing)},
                           line.status});
     all_held = all_held && line.status == "held";
     any_expired = any_expired || line.status == "expired";
@@ -247,6 +249,7 @@ void finish_creation(checkout_actor* self, const std::shared_ptr<creation>& job)
     view.expires_at_ms = job->expires_at_ms;
     view.extended = false;
     view.lines.clear();
+    view.taxation = job->request.taxation;
     for (auto& line : job->lines) view.lines.push_back({*line, "held"});
     state.request_hash = job->request.request_hash;
     arm_warning(self);
@@ -285,7 +288,8 @@ void reserve_all(checkout_actor* self, const std::shared_ptr<creation>& job) {
     const auto& item = request.items[i];
     reserve_request reserve{request.checkout_id, request.event_id, request.buyer_email, request.client_address,
                             static_cast<std::int32_t>(request.items.size()), item.quantity, job->expires_at_ms,
-                            request.request_hash, request.idempotency_key};
+                            request.request_hash, request.idempotency_key,
+                            i < request.pricing.size() ? request.pricing[i] : line_pricing{}, request.taxation};
     ask<held_line>(
         self, entity_kind::quota, item.ticket_type_id, caf::make_message(reserve_atom::value, std::move(reserve)),
         [self, job, i](held_line& line) {
@@ -554,21 +558,6 @@ caf::behavior checkout(checkout_actor* self, std::string checkout_id, placement 
 
 }  // namespace
 
-namespace {
-
-// {"minor":4900,"currency":"EUR","decimal":"49.00"}, the shape of money_json.
-void append_money(std::string& out, std::int64_t minor, const std::string& currency) {
-  out += "{\"minor\":";
-  out += std::to_string(minor);
-  out += ",\"currency\":";
-  append_json_string(out, currency);
-  out += ",\"decimal\":\"";
-  out += decimal_string(minor, currency);
-  out += "\"}";
-}
-
-}  // namespace
-
 // Written by hand (json_text.hpp): every hold answers with it. The shape is the OpenAPI
 // document's Checkout; the tests read it back with a JSON parser.
 std::string checkout_json(const checkout_view& view) {
@@ -612,21 +601,28 @@ std::string checkout_json(const checkout_view& view) {
     append_json_string(out, entry.status);
     out += ',';
     append_json_key(out, "unit_price");
-    append_money(out, line.unit_price_minor, line.currency);
+    append_money_json(out, line.unit_price_minor, line.currency);
     out += ',';
     append_json_key(out, "amount");
-    append_money(out, amount, line.currency);
+    append_money_json(out, amount, line.currency);
     out += '}';
   }
   out += "],";
   append_json_key(out, "total");
-  append_money(out, total_minor, currency);
+  append_money_json(out, total_minor, currency);
   out += ',';
   append_json_key(out, "expires_at");
   append_json_string(out, iso8601_ms(view.expires_at_ms));
   out += ',';
   append_json_key(out, "extended");
   out += view.extended ? "true" : "false";
+  out += ',';
+  // Every line as it was priced when its hold was taken; null only if that can no longer be
+  // computed (a bug: the inputs were checked when the hold was taken).
+  append_json_key(out, "quote");
+  auto priced = view.lines.empty() ? pricing::expected<pricing::quote>{pricing::pricing_error{}} : quote_of(view);
+  if (priced) append_quote_json(out, *priced);
+  else out += "null";
   out += '}';
   return out;
 }

@@ -43,6 +43,15 @@ const char* to_string(inventory_errc code) {
     case inventory_errc::currency_mismatch: return "currency_mismatch";
     case inventory_errc::overloaded: return "overloaded";
     case inventory_errc::outcome_unknown: return "outcome_unknown";
+    case inventory_errc::unknown_promo_code: return "unknown_promo_code";
+    case inventory_errc::promo_code_not_yet_valid: return "promo_code_not_yet_valid";
+    case inventory_errc::promo_code_expired: return "promo_code_expired";
+    case inventory_errc::promo_code_not_for_ticket_type: return "promo_code_not_for_ticket_type";
+    case inventory_errc::promo_code_exhausted: return "promo_code_exhausted";
+    case inventory_errc::promo_code_buyer_limit: return "promo_code_buyer_limit";
+    case inventory_errc::promo_code_budget_exhausted: return "promo_code_budget_exhausted";
+    case inventory_errc::invalid_vat_id: return "invalid_vat_id";
+    case inventory_errc::pricing_failed: return "pricing_failed";
   }
   return "unknown";
 }

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/json_text.hpp"
+
 namespace eventstripe::actors {
 namespace {
 
@@ -69,6 +71,16 @@ std::string decimal_string(std::int64_t minor, std::string_view currency) {
     digits = digits.substr(0, whole) + "." + digits.substr(whole);
   }
   return negative ? "-" + digits : digits;
+}
+
+void append_money_json(std::string& out, std::int64_t minor, const std::string& currency) {
+  out += "{\"minor\":";
+  out += std::to_string(minor);
+  out += ",\"currency\":";
+  append_json_string(out, currency);
+  out += ",\"decimal\":\"";
+  out += decimal_string(minor, currency);
+  out += "\"}";
 }
 
 nlohmann::json money_json(std::int64_t minor, const std::string& currency) {

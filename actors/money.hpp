@@ -23,4 +23,7 @@ std::string decimal_string(std::int64_t minor, std::string_view currency);
 // {"minor": 1234, "currency": "EUR", "decimal": "12.34"}: the API shows both forms.
 nlohmann::json money_json(std::int64_t minor, const std::string& currency);
 
+// The same object appended as JSON text (json_text.hpp), for answers written by hand.
+void append_money_json(std::string& out, std::int64_t minor, const std::string& currency);
+
 }  // namespace eventstripe::actors

@@ -68,6 +68,16 @@ enum class inventory_errc : std::uint8_t {
   currency_mismatch,      // an amount in another currency than the event's
   overloaded,             // an entity's bounded queue is full: retry shortly
   outcome_unknown,        // the write may or may not have committed (connection lost, crash)
+  // Pricing at hold time (issue 4): the buyer's promo code or VAT id cannot be used.
+  unknown_promo_code,              // the event has no such (active) code
+  promo_code_not_yet_valid,        // before the code's window
+  promo_code_expired,              // after the code's window
+  promo_code_not_for_ticket_type,  // the code is scoped to other ticket types
+  promo_code_exhausted,            // not enough uses left for the request
+  promo_code_buyer_limit,          // the buyer has used the code as often as allowed
+  promo_code_budget_exhausted,     // the code's discount budget is spent
+  invalid_vat_id,                  // not a well-formed VAT id of an EU country
+  pricing_failed,                  // a price that cannot be computed (e.g. out of range)
 };
 
 const char* to_string(inventory_errc code);
@@ -80,6 +90,49 @@ inventory_errc inventory_code(const caf::error& failure);
 void add_inventory_error_category(caf::actor_system_config& config);
 
 // --- quota -----------------------------------------------------------------------------------
+
+// How one line of a checkout is priced. The event fills in what it decides when it checks the
+// checkout (the promo code and how much discount its budget still allows, the fee rule, the tax
+// rate); the quota then decides the tier, the unit price and the discount at hold time. The hold
+// stores all of it, so the line's quote is locked when the hold is taken. Amounts in minor units
+// of the event's currency, rates in basis points. (CAF 0.17 cannot inspect std::optional: flags.)
+struct line_pricing {
+  std::string promo_code_id;  // empty: no code on this line
+  std::string promo_code;     // as normalised, shown on the quote
+  std::uint8_t promo_kind = 0;  // pricing::promo_kind
+  std::int32_t promo_percent_bp = 0;
+  std::int64_t promo_amount_minor = 0;
+  std::int64_t discount_allowance_minor = 0;  // the most the line's discount may total (the code's budget)
+  bool access_granted = false;                // an access code unlocks this hidden ticket type
+  std::int64_t fee_fixed_minor = 0;
+  std::int32_t fee_percent_bp = 0;
+  bool fee_capped = false;
+  std::int64_t fee_cap_minor = 0;
+  bool fee_absorbed = false;
+  std::int32_t tax_rate_bp = 0;
+  // Decided by the quota:
+  std::string tier;  // empty: the ticket type's fixed price
+  std::int64_t discount_per_ticket_minor = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, line_pricing& x) {
+  return f(caf::meta::type_name("line_pricing"), x.promo_code_id, x.promo_code, x.promo_kind, x.promo_percent_bp,
+           x.promo_amount_minor, x.discount_allowance_minor, x.access_granted, x.fee_fixed_minor, x.fee_percent_bp,
+           x.fee_capped, x.fee_cap_minor, x.fee_absorbed, x.tax_rate_bp, x.tier, x.discount_per_ticket_minor);
+}
+
+// How a checkout as a whole is taxed, decided by the event when it checks the checkout.
+struct checkout_taxation {
+  bool tax_exclusive = false;  // false: listed prices include tax
+  bool reverse_charge = false;
+  std::string buyer_vat_id;  // normalised; empty for consumers
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, checkout_taxation& x) {
+  return f(caf::meta::type_name("checkout_taxation"), x.tax_exclusive, x.reverse_charge, x.buyer_vat_id);
+}
 
 // A request to hold `quantity` seats of one ticket type for a checkout. The checkout's own fields
 // travel with it because the quota's group commit writes the checkout row too (so a single-item
@@ -94,12 +147,14 @@ struct reserve_request {
   std::int64_t expires_at_ms = 0;  // unix milliseconds
   std::string request_hash;        // hex SHA-256 of the canonical request
   std::string idempotency_key;     // empty when the client sent none
+  line_pricing pricing;            // the event's part; the quota adds its own
+  checkout_taxation taxation;      // stored with the checkout row
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reserve_request& x) {
   return f(caf::meta::type_name("reserve_request"), x.checkout_id, x.event_id, x.buyer_email, x.client_address,
-           x.item_count, x.quantity, x.expires_at_ms, x.request_hash, x.idempotency_key);
+           x.item_count, x.quantity, x.expires_at_ms, x.request_hash, x.idempotency_key, x.pricing, x.taxation);
 }
 
 // One line of a held checkout, as the quota locked it at hold time.
@@ -110,12 +165,13 @@ struct held_line {
   std::int64_t unit_price_minor = 0;
   std::string currency;
   std::int64_t expires_at_ms = 0;
+  line_pricing pricing;  // everything the line's quote is computed from
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, held_line& x) {
   return f(caf::meta::type_name("held_line"), x.ticket_type_id, x.name, x.quantity, x.unit_price_minor, x.currency,
-           x.expires_at_ms);
+           x.expires_at_ms, x.pricing);
 }
 
 // Why a hold stopped being held.
@@ -155,12 +211,17 @@ struct checkout_request {
   std::vector<checkout_item> items;  // distinct ticket types
   std::string request_hash;          // hex SHA-256 of the canonical request
   std::string idempotency_key;       // empty: the id is random and cannot exist yet
+  std::string promo_code;            // as the buyer typed it; empty: none
+  std::string buyer_vat_id;          // as the buyer typed it (business buyers); empty: none
+  // Filled in by the event's check: per item (same order), and for the checkout.
+  std::vector<line_pricing> pricing;
+  checkout_taxation taxation;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, checkout_request& x) {
   return f(caf::meta::type_name("checkout_request"), x.checkout_id, x.event_id, x.buyer_email, x.client_address,
-           x.items, x.request_hash, x.idempotency_key);
+           x.items, x.request_hash, x.idempotency_key, x.promo_code, x.buyer_vat_id, x.pricing, x.taxation);
 }
 
 // One line of a checkout as buyers see it.
@@ -183,12 +244,13 @@ struct checkout_view {
   std::int64_t expires_at_ms = 0;
   bool extended = false;
   bool replayed = false;  // answered from an earlier request with the same Idempotency-Key
+  checkout_taxation taxation;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, checkout_view& x) {
   return f(caf::meta::type_name("checkout_view"), x.id, x.event_id, x.status, x.buyer_email, x.lines, x.expires_at_ms,
-           x.extended, x.replayed);
+           x.extended, x.replayed, x.taxation);
 }
 
 // Where live updates for a WebSocket go. Implemented by io/ over a WebSocket channel; actors

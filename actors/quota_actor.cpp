@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <unordered_map>
@@ -13,6 +14,9 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/entity_messaging.hpp"
+#include "actors/hold_pricing.hpp"
+#include "actors/pricing/promo_code.hpp"
+#include "actors/pricing/tiers.hpp"
 #include "actors/protocol.hpp"
 #include "config/log.hpp"
 #include "storage/connection_pool.hpp"
@@ -32,9 +36,14 @@ using expiry_atom = caf::atom_constant<caf::atom("expiry")>;
 // How long a quota waits before loading again after the database refused or failed a load.
 constexpr std::chrono::milliseconds reload_retry_delay_ms{200};
 
+// A hold as the quota keeps it: what it answers for the hold (its locked price) and the tier
+// whose seat it takes.
 struct live_hold {
   std::int32_t quantity = 0;
   std::int64_t expires_at_ms = 0;
+  std::int64_t unit_price_minor = 0;
+  line_pricing pricing;
+  std::optional<std::size_t> tier;  // index into the ticket type's tiers; nullopt: the fixed price
 };
 
 // One request waiting for the next batch.
@@ -62,6 +71,11 @@ struct quota_state {
   std::set<std::pair<std::int64_t, std::string>> deadlines;  // (expires_at_ms, checkout_id)
   std::deque<pending_op> queue;
   std::int32_t muted_answers = 0;  // fault injection (mute_atom)
+  // The ticket type's tiers in the pricing rules' form, and the seats each has given (live holds
+  // and sold, as committed): choose_tier decides on them, so no more than a tier's quantity of
+  // holds ever get it.
+  std::vector<pricing::price_tier> tiers;
+  std::vector<std::int32_t> tier_taken;
   // The batch in flight: its requests, and what it will change once it commits.
   bool in_flight = false;
   std::uint64_t batch_generation = 0;
@@ -85,8 +99,25 @@ void publish_availability(const quota_state& state) {
   state.shared->board->publish(state.ticket_type_id, std::max(0, type.capacity - type.held - type.sold));
 }
 
-held_line line_for(const quota_state& state, std::int32_t quantity, std::int64_t expires_at_ms) {
-  return {state.ticket_type_id, state.type.name, quantity, state.type.price_minor, state.type.currency, expires_at_ms};
+held_line line_for(const quota_state& state, const live_hold& hold) {
+  return {state.ticket_type_id, state.type.name, hold.quantity, hold.unit_price_minor, state.type.currency,
+          hold.expires_at_ms, hold.pricing};
+}
+
+std::optional<std::size_t> tier_index(const quota_state& state, const std::string& name) {
+  if (name.empty()) return std::nullopt;
+  for (std::size_t i = 0; i < state.tiers.size(); ++i)
+    if (state.tiers[i].name == name) return i;
+  return std::nullopt;  // a tier renamed or removed since: its holds no longer count against a tier
+}
+
+void adopt_tiers(quota_state& state) {
+  state.tiers.clear();
+  state.tier_taken.clear();
+  for (const auto& tier : state.type.tiers) {
+    state.tiers.push_back({tier.name, tier.price_minor, tier.from_ms, tier.until_ms, tier.quantity});
+    state.tier_taken.push_back(tier.taken);
+  }
 }
 
 void fail_queue(quota_actor* self, inventory_errc code) {
@@ -124,10 +155,12 @@ void on_loaded(quota_actor* self, const snapshot_pointer& snapshot) {
   }
   state.type = snapshot->ticket_type;
   state.writer_generation = snapshot->writer_generation;
+  adopt_tiers(state);
   state.holds.clear();
   state.deadlines.clear();
   for (const auto& hold : snapshot->holds) {
-    state.holds[hold.checkout_id] = {hold.quantity, hold.expires_at_ms};
+    state.holds[hold.checkout_id] = {hold.quantity, hold.expires_at_ms, hold.unit_price_minor,
+                                     line_pricing_of(hold.pricing), tier_index(state, hold.pricing.tier_name)};
     state.deadlines.emplace(hold.expires_at_ms, hold.checkout_id);
   }
   state.loaded = true;
@@ -143,8 +176,44 @@ enum class decision { batched, answered, deferred };
 
 struct batch_plan {
   std::int32_t held_delta = 0;
-  std::set<std::string> touched;  // checkouts already in this batch: later requests wait
+  std::vector<std::int32_t> tier_delta;  // seats this batch gives (or returns to) each tier
+  std::set<std::string> touched;         // checkouts already in this batch: later requests wait
 };
+
+// The tier, unit price and discount of a hold, decided on the committed tier counters plus what
+// this batch already gave. The discount is the event's code applied to the tier's price, within
+// the allowance the event reserved from the code's budget.
+struct priced_hold {
+  std::optional<std::size_t> tier;
+  std::int64_t unit_price_minor = 0;
+  line_pricing pricing;
+};
+
+pricing::expected<priced_hold> price_hold(const quota_state& state, const batch_plan& plan,
+                                          const reserve_request& request, std::int64_t now_ms) {
+  priced_hold priced;
+  priced.pricing = request.pricing;
+  std::vector<std::int32_t> taken = state.tier_taken;
+  for (std::size_t i = 0; i < taken.size(); ++i) taken[i] += plan.tier_delta[i];
+  auto tier = pricing::choose_tier(state.tiers, taken, request.quantity, now_ms, state.type.price_minor);
+  if (!tier) return tier.error();
+  priced.tier = tier->index;
+  priced.unit_price_minor = tier->unit_price_minor;
+  priced.pricing.tier = tier->name;
+  priced.pricing.discount_per_ticket_minor = 0;
+  if (request.pricing.promo_code_id.empty()) return priced;
+  pricing::promo_code code;
+  code.code = request.pricing.promo_code;
+  code.kind = static_cast<pricing::promo_kind>(request.pricing.promo_kind);
+  code.percent_off = pricing::basis_points{request.pricing.promo_percent_bp};
+  code.amount_minor = request.pricing.promo_amount_minor;
+  code.budget_minor = request.pricing.discount_allowance_minor;
+  // The event checked the window, scope and uses; here only the amount is decided.
+  auto grant = pricing::apply_promo(code, {}, {state.ticket_type_id, request.quantity, priced.unit_price_minor, now_ms});
+  if (!grant) return grant.error();
+  priced.pricing.discount_per_ticket_minor = grant->discount_per_ticket_minor;
+  return priced;
+}
 
 decision decide_reserve(quota_actor* self, pending_op& op, batch_plan& plan) {
   auto& state = self->state;
@@ -152,7 +221,7 @@ decision decide_reserve(quota_actor* self, pending_op& op, batch_plan& plan) {
   if (plan.touched.count(request.checkout_id)) return decision::deferred;
   if (auto existing = state.holds.find(request.checkout_id); existing != state.holds.end()) {
     // A repeat of a request that already committed (a retry after a lost answer).
-    op.promise.deliver(line_for(state, existing->second.quantity, existing->second.expires_at_ms));
+    op.promise.deliver(line_for(state, existing->second));
     return decision::answered;
   }
   const auto& type = state.type;
@@ -161,18 +230,22 @@ decision decide_reserve(quota_actor* self, pending_op& op, batch_plan& plan) {
     op.promise.deliver(caf::make_error(code));
     return decision::answered;
   };
-  if (type.hidden) return fail(inventory_errc::hidden_ticket_type);
+  if (type.hidden && !request.pricing.access_granted) return fail(inventory_errc::hidden_ticket_type);
   if ((type.sale_starts_at_ms && now < *type.sale_starts_at_ms) || (type.sale_ends_at_ms && now >= *type.sale_ends_at_ms))
     return fail(inventory_errc::not_on_sale);
   if (request.quantity < type.min_per_order || request.quantity > type.max_per_order)
     return fail(inventory_errc::quantity_out_of_range);
   auto capacity = state.batch.new_capacity.value_or(type.capacity);
   if (type.sold + type.held + plan.held_delta + request.quantity > capacity) return fail(inventory_errc::sold_out);
+  auto priced = price_hold(state, plan, request, now);
+  if (!priced) return fail(inventory_code_of(priced.error().code));
   plan.held_delta += request.quantity;
+  if (priced->tier) plan.tier_delta[*priced->tier] += request.quantity;
   plan.touched.insert(request.checkout_id);
   state.batch.holds.push_back({request.checkout_id, request.event_id, request.buyer_email, request.client_address,
                                request.item_count, request.request_hash, request.idempotency_key, request.quantity,
-                               type.price_minor, request.expires_at_ms});
+                               priced->unit_price_minor, request.expires_at_ms, hold_pricing_row_of(priced->pricing),
+                               taxation_row_of(request.taxation)});
   return decision::batched;
 }
 
@@ -195,6 +268,7 @@ decision decide_change(quota_actor* self, pending_op& op, batch_plan& plan) {
   plan.touched.insert(op.checkout_id);
   if (op.type == pending_op::kind::release) {
     plan.held_delta -= hold->second.quantity;
+    if (hold->second.tier) plan.tier_delta[*hold->second.tier] -= hold->second.quantity;
     state.batch.releases.push_back(op.checkout_id);
   } else {
     state.batch.extensions.push_back({op.checkout_id, op.expires_at_ms});
@@ -209,7 +283,9 @@ void collect_expiries(quota_actor* self, batch_plan& plan) {
   for (const auto& [deadline, checkout_id] : state.deadlines) {
     if (deadline > now || state.batch.expiries.size() >= state.shared->limits.batch_size_max) break;
     state.batch.expiries.push_back(checkout_id);
-    plan.held_delta -= state.holds[checkout_id].quantity;
+    const auto& hold = state.holds[checkout_id];
+    plan.held_delta -= hold.quantity;
+    if (hold.tier) plan.tier_delta[*hold.tier] -= hold.quantity;
     plan.touched.insert(checkout_id);
   }
 }
@@ -255,6 +331,7 @@ void maybe_start_batch(quota_actor* self) {
   state.batch.writer_generation = state.writer_generation;
   state.batch_ops.clear();
   batch_plan plan;
+  plan.tier_delta.assign(state.tiers.size(), 0);
   collect_expiries(self, plan);
   while (!state.queue.empty() && state.batch_ops.size() < state.shared->limits.batch_size_max) {
     auto& op = state.queue.front();
@@ -274,6 +351,7 @@ void apply_committed_batch(quota_actor* self, const std::set<std::string>& refus
     auto hold = state.holds.find(checkout_id);
     if (hold == state.holds.end()) return;
     state.type.held -= hold->second.quantity;
+    if (hold->second.tier) state.tier_taken[*hold->second.tier] -= hold->second.quantity;
     state.deadlines.erase({hold->second.expires_at_ms, checkout_id});
     state.holds.erase(hold);
     tell_entity(*state.shared, entity_kind::checkout, checkout_id,
@@ -283,9 +361,12 @@ void apply_committed_batch(quota_actor* self, const std::set<std::string>& refus
   };
   for (const auto& hold : batch.holds) {
     if (refused.count(hold.checkout_id)) continue;
-    state.holds[hold.checkout_id] = {hold.quantity, hold.expires_at_ms};
+    auto tier = tier_index(state, hold.pricing.tier_name);
+    state.holds[hold.checkout_id] = {hold.quantity, hold.expires_at_ms, hold.unit_price_minor,
+                                     line_pricing_of(hold.pricing), tier};
     state.deadlines.emplace(hold.expires_at_ms, hold.checkout_id);
     state.type.held += hold.quantity;
+    if (tier) state.tier_taken[*tier] += hold.quantity;
   }
   for (const auto& checkout_id : batch.releases) end_hold(checkout_id, hold_end::released);
   for (const auto& checkout_id : batch.expiries) end_hold(checkout_id, hold_end::expired);
@@ -310,13 +391,13 @@ void answer_committed_batch(quota_actor* self, const std::set<std::string>& refu
         // A checkout that already had a hold of this type (an earlier attempt, released) is
         // not held again: the buyer must start a new checkout.
         if (refused.count(op.reserve.checkout_id)) op.promise.deliver(caf::make_error(inventory_errc::not_held));
-        else op.promise.deliver(line_for(state, op.reserve.quantity, op.reserve.expires_at_ms));
+        else op.promise.deliver(line_for(state, state.holds[op.reserve.checkout_id]));
         break;
       case pending_op::kind::release:
         op.promise.deliver(caf::ok_atom::value);
         break;
       case pending_op::kind::extend:
-        op.promise.deliver(line_for(state, state.holds[op.checkout_id].quantity, op.expires_at_ms));
+        op.promise.deliver(line_for(state, state.holds[op.checkout_id]));
         break;
       case pending_op::kind::capacity:
         op.promise.deliver(current_availability(state));

@@ -26,6 +26,8 @@ constexpr std::size_t idempotency_key_size_max = 255;
 constexpr std::int64_t quantity_max = 1000;
 // WebSocket close code for "no such checkout/event" (4000-4999 are the application's).
 constexpr int close_not_found = 4404;
+constexpr std::size_t promo_code_size_max = 64;
+constexpr std::size_t vat_id_size_max = 32;
 
 // Creating a checkout takes up to three entity round trips (event, quotas, releases), each
 // bounded by the request timeout; the HTTP caller waits for all of them, or it could answer 503
@@ -66,9 +68,18 @@ bool read_checkout(json_body& body, const inventory_routes_context& context, act
     if (!body.ok()) return false;
     checkout.items.push_back({*ticket_type, static_cast<std::int32_t>(*quantity)});
   }
+  // A promo code and a business buyer's VAT id are checked by the event (it knows its codes and
+  // tax country); here only their size is bounded.
+  auto promo_code = body.optional_string("promo_code");
+  if (promo_code && (promo_code->empty() || promo_code->size() > promo_code_size_max))
+    body.reject("promo_code", "must be 1 to 64 characters");
+  auto vat_id = body.optional_string("vat_id");
+  if (vat_id && (vat_id->empty() || vat_id->size() > vat_id_size_max)) body.reject("vat_id", "must be 1 to 32 characters");
   if (!body.ok()) return false;
   checkout.event_id = *event_id;
   checkout.buyer_email = *normalized;
+  checkout.promo_code = promo_code.value_or("");
+  checkout.buyer_vat_id = vat_id.value_or("");
   return true;
 }
 
@@ -78,6 +89,8 @@ std::string canonical_form(const actors::checkout_request& checkout) {
   std::sort(items.begin(), items.end(), [](auto& a, auto& b) { return a.ticket_type_id < b.ticket_type_id; });
   std::string text = checkout.event_id + "\n" + checkout.buyer_email + "\n";
   for (const auto& item : items) text += item.ticket_type_id + ":" + std::to_string(item.quantity) + ";";
+  if (!checkout.promo_code.empty()) text += "\npromo:" + checkout.promo_code;
+  if (!checkout.buyer_vat_id.empty()) text += "\nvat:" + checkout.buyer_vat_id;
   return text;
 }
 
@@ -101,7 +114,7 @@ bool sold_out_here(const inventory_routes_context& context, const actors::checko
 }
 
 void create_checkout(const inventory_routes_context& context, http_request& request, responder respond) {
-  json_body body{request.body, {"event_id", "email", "items"}};
+  json_body body{request.body, {"event_id", "email", "items", "promo_code", "vat_id"}};
   actors::checkout_request checkout;
   if (!read_checkout(body, context, checkout)) return respond(body.failure());
   const auto* key = request.header("idempotency-key");

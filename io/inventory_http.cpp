@@ -66,6 +66,28 @@ problem_entry entry_for(inventory_errc code) {
       return {503, "outcome-unknown", "Try again", "The change may not have been committed; retry."};
     case inventory_errc::overloaded:
       return {503, "overloaded", "Overloaded", "Too many requests are waiting for this resource; retry shortly."};
+    case inventory_errc::unknown_promo_code:
+      return {422, "unknown-promo-code", "Unknown promo code", "This event has no such promo code."};
+    case inventory_errc::promo_code_not_yet_valid:
+      return {422, "promo-code-not-yet-valid", "Promo code not yet valid", "This promo code cannot be used yet."};
+    case inventory_errc::promo_code_expired:
+      return {422, "promo-code-expired", "Promo code expired", "This promo code can no longer be used."};
+    case inventory_errc::promo_code_not_for_ticket_type:
+      return {422, "promo-code-not-applicable", "Promo code not applicable",
+              "This promo code does not apply to the ticket types requested."};
+    case inventory_errc::promo_code_exhausted:
+      return {409, "promo-code-exhausted", "Promo code used up",
+              "This promo code has no uses left for the quantity requested."};
+    case inventory_errc::promo_code_buyer_limit:
+      return {409, "promo-code-buyer-limit", "Promo code limit reached",
+              "This buyer has used this promo code as often as it allows."};
+    case inventory_errc::promo_code_budget_exhausted:
+      return {409, "promo-code-budget-exhausted", "Promo code used up", "This promo code's discount budget is spent."};
+    case inventory_errc::invalid_vat_id:
+      return {422, "invalid-vat-id", "Invalid VAT id",
+              "The VAT id is not in the official format of an EU member state (e.g. DE123456789)."};
+    case inventory_errc::pricing_failed:
+      return {422, "pricing-failed", "Price cannot be computed", "The order's price is out of the supported range."};
   }
   return {500, "internal-error", "Internal error", "The request could not be handled."};
 }

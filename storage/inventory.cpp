@@ -52,6 +52,16 @@ std::string number_array(const std::vector<const new_hold*>& holds, Element elem
   return literal + "}";
 }
 
+// Elements already in array-literal form (true/false, NULL, numbers).
+template <typename Element>
+std::string literal_array(const std::vector<const new_hold*>& holds, Element element) {
+  std::string literal = "{";
+  for (std::size_t i = 0; i < holds.size(); ++i) literal += (i ? "," : "") + element(*holds[i]);
+  return literal + "}";
+}
+
+std::string boolean_literal(bool value) { return value ? "true" : "false"; }
+
 // A group commit's rows go in as arrays through prepared statements: one parse and plan per
 // connection instead of one per batch, whatever the batch's size.
 constexpr const char* owns_shard_statement = "quota_batch_owns_shard";
@@ -68,18 +78,24 @@ void prepare_batch_statements(pqxx::connection_base& connection) {
   // Arrays keep their order, so checkout rows go in in id order (see insert_holds).
   connection.prepare(insert_checkouts_statement,
                      "INSERT INTO checkouts (id, event_id, buyer_email, client_address, item_count, request_hash, "
-                     "idempotency_key, expires_at) "
+                     "idempotency_key, expires_at, tax_mode, reverse_charge, buyer_vat_id) "
                      "SELECT id, event_id, email, address, items, decode(hash, 'hex'), key, "
-                     "to_timestamp(expires_ms::double precision / 1000) "
+                     "to_timestamp(expires_ms::double precision / 1000), "
+                     "CASE WHEN exclusive THEN 'exclusive' ELSE 'inclusive' END, reverse_charge, vat_id "
                      "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], "
-                     "$7::text[], $8::bigint[]) AS c(id, event_id, email, address, items, hash, key, expires_ms) "
+                     "$7::text[], $8::bigint[], $9::boolean[], $10::boolean[], $11::text[]) "
+                     "AS c(id, event_id, email, address, items, hash, key, expires_ms, exclusive, reverse_charge, vat_id) "
                      "ON CONFLICT (id) DO NOTHING");
   connection.prepare(insert_holds_statement,
                      "INSERT INTO holds (checkout_id, ticket_type_id, quantity, unit_price_minor, currency, status, "
-                     "expires_at) "
-                     "SELECT id, $1, quantity, price, $2, 'held', to_timestamp(expires_ms::double precision / 1000) "
-                     "FROM unnest($3::text[], $4::integer[], $5::bigint[], $6::bigint[]) "
-                     "AS h(id, quantity, price, expires_ms) "
+                     "expires_at, tier_name, promo_code_id, promo_code, discount_per_ticket_minor, fee_fixed_minor, "
+                     "fee_percent_bp, fee_cap_minor, fee_absorbed, tax_rate_bp) "
+                     "SELECT id, $1, quantity, price, $2, 'held', to_timestamp(expires_ms::double precision / 1000), "
+                     "tier, code_id, code, discount, fee_fixed, fee_percent, fee_cap, fee_absorbed, tax_rate "
+                     "FROM unnest($3::text[], $4::integer[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], "
+                     "$9::text[], $10::bigint[], $11::bigint[], $12::integer[], $13::bigint[], $14::boolean[], "
+                     "$15::integer[]) AS h(id, quantity, price, expires_ms, tier, code_id, code, discount, fee_fixed, "
+                     "fee_percent, fee_cap, fee_absorbed, tax_rate) "
                      "ON CONFLICT (checkout_id, ticket_type_id) DO NOTHING RETURNING checkout_id");
 }
 
@@ -101,17 +117,47 @@ std::vector<std::string> insert_holds(pqxx::work& transaction, const quota_batch
       number_array(ordered, [](const new_hold& hold) { return hold.item_count; }),
       text_array(ordered, [](const new_hold& hold) -> const std::string& { return hold.request_hash_hex; }),
       text_array(ordered, [](const new_hold& hold) -> const std::string& { return hold.idempotency_key; }, true),
-      expires);
+      expires, literal_array(ordered, [](const new_hold& hold) { return boolean_literal(hold.taxation.tax_exclusive); }),
+      literal_array(ordered, [](const new_hold& hold) { return boolean_literal(hold.taxation.reverse_charge); }),
+      text_array(ordered, [](const new_hold& hold) -> const std::string& { return hold.taxation.buyer_vat_id; }, true));
   std::set<std::string> inserted;
   for (const auto& row : transaction.exec_prepared(
            insert_holds_statement, batch.ticket_type_id, batch.currency, ids,
            number_array(ordered, [](const new_hold& hold) { return hold.quantity; }),
-           number_array(ordered, [](const new_hold& hold) { return hold.unit_price_minor; }), expires))
+           number_array(ordered, [](const new_hold& hold) { return hold.unit_price_minor; }), expires,
+           text_array(ordered, [](const new_hold& hold) -> const std::string& { return hold.pricing.tier_name; }, true),
+           text_array(ordered, [](const new_hold& hold) -> const std::string& { return hold.pricing.promo_code_id; }, true),
+           text_array(ordered, [](const new_hold& hold) -> const std::string& { return hold.pricing.promo_code; }, true),
+           number_array(ordered, [](const new_hold& hold) { return hold.pricing.discount_per_ticket_minor; }),
+           number_array(ordered, [](const new_hold& hold) { return hold.pricing.fee_fixed_minor; }),
+           number_array(ordered, [](const new_hold& hold) { return hold.pricing.fee_percent_bp; }),
+           literal_array(ordered,
+                         [](const new_hold& hold) {
+                           return hold.pricing.fee_cap_minor ? std::to_string(*hold.pricing.fee_cap_minor)
+                                                             : std::string{"NULL"};
+                         }),
+           literal_array(ordered, [](const new_hold& hold) { return boolean_literal(hold.pricing.fee_absorbed); }),
+           number_array(ordered, [](const new_hold& hold) { return hold.pricing.tax_rate_bp; })))
     inserted.insert(row[0].as<std::string>());
   std::vector<std::string> refused;
   for (const auto& hold : batch.holds)
     if (!inserted.count(hold.checkout_id)) refused.push_back(hold.checkout_id);
   return refused;
+}
+
+// The holds columns read_hold_pricing() expects, in order.
+std::string hold_pricing_columns(const std::string& prefix = "") {
+  return "coalesce(" + prefix + "tier_name, ''), coalesce(" + prefix + "promo_code_id, ''), coalesce(" + prefix +
+         "promo_code, ''), " + prefix + "discount_per_ticket_minor, " + prefix + "fee_fixed_minor, " + prefix +
+         "fee_percent_bp, " + prefix + "fee_cap_minor, " + prefix + "fee_absorbed, " + prefix + "tax_rate_bp";
+}
+
+hold_pricing_row read_hold_pricing(const pqxx::row& row, pqxx::row::size_type first) {
+  return {row[first].as<std::string>(),        row[first + 1].as<std::string>(),
+          row[first + 2].as<std::string>(),    row[first + 3].as<std::int64_t>(),
+          row[first + 4].as<std::int64_t>(),   row[first + 5].as<std::int32_t>(),
+          sql::optional_int64(row[first + 6]), row[first + 7].as<bool>(),
+          row[first + 8].as<std::int32_t>()};
 }
 
 // Moves `ids` from held to `status`; false when any of them was not held any more.
@@ -241,10 +287,12 @@ std::optional<quota_snapshot> load_quota(pqxx::connection& connection, const std
   snapshot.writer_generation = generation[0][0].as<std::int64_t>();
   snapshot.ticket_type = read_ticket_type(rows[0]);
   auto holds = transaction.exec_params("SELECT checkout_id, quantity, " + sql::unix_ms("expires_at") +
+                                           ", unit_price_minor, " + hold_pricing_columns() +
                                            " FROM holds WHERE ticket_type_id = $1 AND status = 'held'",
                                        ticket_type_id);
   for (const auto& hold : holds)
-    snapshot.holds.push_back({hold[0].as<std::string>(), hold[1].as<std::int32_t>(), hold[2].as<std::int64_t>()});
+    snapshot.holds.push_back({hold[0].as<std::string>(), hold[1].as<std::int32_t>(), hold[2].as<std::int64_t>(),
+                              hold[3].as<std::int64_t>(), read_hold_pricing(hold, 4)});
   transaction.commit();
   return snapshot;
 }
@@ -288,23 +336,26 @@ std::optional<checkout_row> load_checkout(pqxx::connection& connection, const st
   auto rows = transaction.exec_params(
       "SELECT id, event_id, buyer_email, client_address, item_count, encode(request_hash, 'hex'), "
       "coalesce(idempotency_key, ''), " +
-          sql::unix_ms("expires_at") + ", extended, failure_code FROM checkouts WHERE id = $1",
+          sql::unix_ms("expires_at") +
+          ", extended, failure_code, tax_mode = 'exclusive', reverse_charge, coalesce(buyer_vat_id, '') "
+          "FROM checkouts WHERE id = $1",
       checkout_id);
   if (rows.empty()) return std::nullopt;
   const auto& row = rows[0];
   checkout_row checkout{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
                         row[3].as<std::string>(), row[4].as<std::int32_t>(), row[5].as<std::string>(),
-                        row[6].as<std::string>(), row[7].as<std::int64_t>(), row[8].as<bool>(), {}, {}};
+                        row[6].as<std::string>(), row[7].as<std::int64_t>(), row[8].as<bool>(), {}, {}, {}};
   if (!row[9].is_null()) checkout.failure_code = row[9].as<std::int32_t>();
+  checkout.taxation = {row[10].as<bool>(), row[11].as<bool>(), row[12].as<std::string>()};
   for (const auto& line : transaction.exec_params(
            "SELECT h.ticket_type_id, t.name, h.quantity, h.unit_price_minor, h.currency, h.status, " +
-               sql::unix_ms("h.expires_at") +
+               sql::unix_ms("h.expires_at") + ", " + hold_pricing_columns("h.") +
                " FROM holds h JOIN ticket_types t ON t.id = h.ticket_type_id WHERE h.checkout_id = $1 "
                "ORDER BY t.position, t.id",
            checkout_id))
     checkout.lines.push_back({line[0].as<std::string>(), line[1].as<std::string>(), line[2].as<std::int32_t>(),
                               line[3].as<std::int64_t>(), line[4].as<std::string>(), line[5].as<std::string>(),
-                              line[6].as<std::int64_t>()});
+                              line[6].as<std::int64_t>(), read_hold_pricing(line, 7)});
   return checkout;
 }
 

@@ -59,10 +59,32 @@ struct ticket_type_row {
   std::vector<price_tier_row> tiers;        // in the order they are tried; empty: the fixed price
 };
 
+// What a hold was priced at (0005_hold_pricing.sql): every input of its line's quote.
+struct hold_pricing_row {
+  std::string tier_name;      // empty: the ticket type's fixed price
+  std::string promo_code_id;  // empty: no code
+  std::string promo_code;
+  std::int64_t discount_per_ticket_minor = 0;
+  std::int64_t fee_fixed_minor = 0;
+  std::int32_t fee_percent_bp = 0;
+  std::optional<std::int64_t> fee_cap_minor;
+  bool fee_absorbed = false;
+  std::int32_t tax_rate_bp = 0;
+};
+
 struct live_hold_row {
   std::string checkout_id;
   std::int32_t quantity = 0;
   std::int64_t expires_at_ms = 0;
+  std::int64_t unit_price_minor = 0;
+  hold_pricing_row pricing;
+};
+
+// How a checkout is taxed, stored with its row.
+struct checkout_taxation_row {
+  bool tax_exclusive = false;
+  bool reverse_charge = false;
+  std::string buyer_vat_id;  // empty: none
 };
 
 struct quota_snapshot {
@@ -88,6 +110,8 @@ struct new_hold {
   std::int32_t quantity = 0;
   std::int64_t unit_price_minor = 0;
   std::int64_t expires_at_ms = 0;
+  hold_pricing_row pricing;
+  checkout_taxation_row taxation;  // for the checkout row
 };
 
 // Everything a quota decided while its previous commit was in flight: one transaction.
@@ -153,8 +177,10 @@ struct checkout_row {
     std::string currency;
     std::string status;  // held, released, expired, sold
     std::int64_t expires_at_ms = 0;
+    hold_pricing_row pricing;
   };
   std::vector<line> lines;
+  checkout_taxation_row taxation;
 };
 
 std::optional<checkout_row> load_checkout(pqxx::connection& connection, const std::string& checkout_id);

@@ -31,7 +31,7 @@ std::string hex_of(const std::string& text) {
 
 checkout_request request_for(const std::string& checkout_id, std::vector<checkout_item> items,
                              const std::string& email = "buyer@example.com") {
-  return {checkout_id, test_event, email, "192.0.2.1", std::move(items), hex_of(checkout_id), ""};
+  return {checkout_id, test_event, email, "192.0.2.1", std::move(items), hex_of(checkout_id), "", "", "", {}, {}};
 }
 
 answer<checkout_view> create(inventory_fixture& fixture, const checkout_request& request) {
@@ -143,7 +143,7 @@ TEST_CASE("requests that arrive together are committed in one transaction, and n
   for (int i = 0; i < 5; ++i) {
     auto out = std::make_shared<answer<held_line>>();
     actors::reserve_request reserve{"co_" + std::to_string(i), test_event, "b" + std::to_string(i) + "@example.com",
-                                    "192.0.2.1", 1, 1, fixture.now_ms() + 600'000, "00", ""};
+                                    "192.0.2.1", 1, 1, fixture.now_ms() + 600'000, "00", "", {}, {}};
     fixture.system.spawn(eventstripe::test_support::ask_probe<held_line>, fixture.directory.region_for("tt_a"),
                          entity_kind::quota, std::string{"tt_a"}, caf::make_message(actors::reserve_atom::value, reserve),
                          out);
@@ -213,6 +213,43 @@ TEST_CASE("a hold whose answer is lost is released at the creation's deadline: n
   CHECK(held_count(fixture, "tt_b") == 0);
   // The buyer is not counted as holding anything: a new checkout goes through.
   held(create(fixture, request_for("co_2", {{"tt_b", 2}})));
+}
+
+TEST_CASE("a quantity tier gives exactly its seats, takes them back from ended holds, and survives a restart") {
+  inventory_fixture fixture;
+  fixture.add_ticket_type("tt_a", 10, 2500);
+  {
+    auto connection = fixture.database.connect();
+    pqxx::work transaction{connection};
+    transaction.exec("INSERT INTO price_tiers (ticket_type_id, name, position, price_minor, quantity) "
+                     "VALUES ('tt_a', 'Early bird', 0, 1000, 2)");
+    transaction.commit();
+  }
+  auto price_of = [&](const std::string& checkout_id, const std::string& email) {
+    const auto& view = held(create(fixture, request_for(checkout_id, {{"tt_a", 1}}, email)));
+    return std::make_pair(view.lines.at(0).line.unit_price_minor, view.lines.at(0).line.pricing.tier);
+  };
+  auto tier_taken = [&] { return fixture.query_int("SELECT taken FROM price_tiers WHERE ticket_type_id = 'tt_a'"); };
+  CHECK(price_of("co_1", "a@example.com") == std::make_pair(std::int64_t{1000}, std::string{"Early bird"}));
+  CHECK(price_of("co_2", "b@example.com") == std::make_pair(std::int64_t{1000}, std::string{"Early bird"}));
+  // The tier's two seats are taken: the next buyer pays the fixed price.
+  CHECK(price_of("co_3", "c@example.com") == std::make_pair(std::int64_t{2500}, std::string{}));
+  CHECK(tier_taken() == 2);
+  // A released tier seat is sold at the tier again.
+  held(fixture.ask<checkout_view>(entity_kind::checkout, "co_1", caf::make_message(actors::release_atom::value)));
+  CHECK(tier_taken() == 1);
+  CHECK(price_of("co_4", "d@example.com") == std::make_pair(std::int64_t{1000}, std::string{"Early bird"}));
+  // After a restart the quota counts the tier from PostgreSQL, not from zero.
+  fixture.restart_regions();
+  CHECK(price_of("co_5", "e@example.com") == std::make_pair(std::int64_t{2500}, std::string{}));
+  // A hold keeps the price it was taken at: read back, co_2 is still at the tier's price.
+  const auto& read = held(fixture.ask<checkout_view>(entity_kind::checkout, "co_2", caf::make_message(actors::view_atom::value)));
+  CHECK(read.lines.at(0).line.unit_price_minor == 1000);
+  CHECK(read.lines.at(0).line.pricing.tier == "Early bird");
+  // Expiry gives the tier seats back as well.
+  fixture.advance(600'000ms);
+  CHECK(tier_taken() == 0);
+  CHECK(held_count(fixture, "tt_a") == 0);
 }
 
 TEST_CASE("after a restart, quotas with live holds are activated and expire them on time without any request") {

@@ -4,6 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/checkout_actor.hpp"
+#include "actors/hold_pricing.hpp"
+#include "actors/pricing/quote_json.hpp"
+#include "actors/promo_ledger.hpp"
 #include "actors/json_text.hpp"
 #include "actors/money.hpp"
 #include "actors/time_format.hpp"
@@ -74,8 +77,10 @@ TEST_CASE("a checkout's JSON has the documented shape, amounts in both forms and
   view.status = "held";
   view.buyer_email = "o'brien@example.com";
   view.expires_at_ms = 1'700'000'000'123;
-  view.lines.push_back({{"tt_1", "Early \"bird\"", 3, 1500, "EUR", view.expires_at_ms}, "held"});
-  view.lines.push_back({{"tt_2", "VIP", 1, 10000, "EUR", view.expires_at_ms}, "held"});
+  line_pricing taxed;
+  taxed.tax_rate_bp = 1900;
+  view.lines.push_back({{"tt_1", "Early \"bird\"", 3, 1500, "EUR", view.expires_at_ms, taxed}, "held"});
+  view.lines.push_back({{"tt_2", "VIP", 1, 10000, "EUR", view.expires_at_ms, taxed}, "held"});
   auto json = nlohmann::json::parse(checkout_json(view));
   CHECK(json["id"] == view.id);
   CHECK(json["event_id"] == view.event_id);
@@ -90,5 +95,82 @@ TEST_CASE("a checkout's JSON has the documented shape, amounts in both forms and
   CHECK(json["items"][0]["amount"] == money_json(4500, "EUR"));
   CHECK(json["items"][1]["status"] == "held");
   CHECK(json["total"] == money_json(14500, "EUR"));
-  CHECK(json.size() == 8);
+  CHECK(json.size() == 9);
+  // The quote: 19 % included, per line (45.00 -> 7.18, 100.00 -> 15.97), lines add up.
+  const auto& quote = json["quote"];
+  CHECK(quote["tax_mode"] == "inclusive");
+  CHECK(quote["lines"][0]["tax"] == money_json(718, "EUR"));
+  CHECK(quote["lines"][1]["tax"] == money_json(1597, "EUR"));
+  CHECK(quote["totals"]["tax"] == money_json(2315, "EUR"));
+  CHECK(quote["totals"]["gross"] == money_json(14500, "EUR"));
+  CHECK(quote["totals"]["net"] == money_json(12185, "EUR"));
+  // Written by hand, it is exactly what the pricing rules' own JSON says.
+  auto priced = quote_of(view);
+  REQUIRE(priced);
+  CHECK(quote == pricing::quote_json(*priced));
+}
+
+TEST_CASE("a quote written by hand equals the pricing rules' JSON for discounts, fees and reverse charge") {
+  checkout_view view;
+  view.taxation = {true, true, "DE123456789"};
+  line_pricing line;
+  line.tax_rate_bp = 700;
+  line.tier = "Early bird";
+  line.promo_code_id = "pc_aaaaaaaaaaaaaaaaaaaa";
+  line.promo_code = "SPRING-10";
+  line.discount_per_ticket_minor = 250;
+  line.fee_fixed_minor = 100;
+  line.fee_percent_bp = 250;
+  line.fee_capped = true;
+  line.fee_cap_minor = 150;
+  view.lines.push_back({{"tt_1", "Standing", 2, 2500, "EUR", 0, line}, "held"});
+  auto priced = quote_of(view);
+  REQUIRE(priced);
+  std::string text;
+  append_quote_json(text, *priced);
+  auto json = nlohmann::json::parse(text);
+  CHECK(json == pricing::quote_json(*priced));
+  CHECK(json["reverse_charge"] == true);
+  CHECK(json["lines"][0]["promo_code"] == "SPRING-10");
+  CHECK(json["lines"][0]["discount"] == money_json(500, "EUR"));
+  CHECK(json["lines"][0]["tax"] == money_json(0, "EUR"));
+  CHECK(json["notes"].size() == 1);
+}
+
+TEST_CASE("the promo ledger counts reserved uses at once and gives back exactly what an ended line took") {
+  promo_ledger ledger;
+  ledger.set_committed("pc_1", 5, 1000);            // PostgreSQL: 5 tickets, 10.00 off so far
+  ledger.set_committed_buyer("pc_1", "a@x.dev", 2);
+  ledger.adopt_line("co_old", "tt_a", "pc_1", "a@x.dev", 2, 400);
+  CHECK(ledger.usage("pc_1", "a@x.dev").uses == 5);
+  CHECK(ledger.usage("pc_1", "a@x.dev").buyer_uses == 2);
+  CHECK(ledger.usage("pc_1", "b@x.dev").buyer_uses == 0);
+
+  ledger.reserve("co_1", "tt_a", "pc_1", "b@x.dev", 3, 900);  // allowance: the most it can take off
+  auto reserved = ledger.usage("pc_1", "b@x.dev");
+  CHECK(reserved.uses == 8);
+  CHECK(reserved.buyer_uses == 3);
+  CHECK(reserved.discount_spent_minor == 1900);
+  ledger.settle("co_1", "tt_a", 600);  // the tier was cheaper than the worst case
+  CHECK(ledger.usage("pc_1", "b@x.dev").discount_spent_minor == 1600);
+  // Reserving the same line again (a retry) replaces the first reservation.
+  ledger.reserve("co_1", "tt_a", "pc_1", "b@x.dev", 3, 600);
+  CHECK(ledger.usage("pc_1", "b@x.dev").uses == 8);
+  CHECK(ledger.usage("pc_1", "b@x.dev").discount_spent_minor == 1600);
+
+  ledger.release("co_1", "tt_a");
+  CHECK(ledger.usage("pc_1", "b@x.dev").uses == 5);
+  CHECK(ledger.usage("pc_1", "b@x.dev").buyer_uses == 0);
+  CHECK(ledger.usage("pc_1", "b@x.dev").discount_spent_minor == 1000);
+  ledger.release("co_1", "tt_a");  // twice changes nothing
+  CHECK(ledger.usage("pc_1", "b@x.dev").uses == 5);
+
+  ledger.reserve("co_2", "tt_a", "pc_1", "c@x.dev", 1, 100);
+  ledger.reserve("co_2", "tt_b", "pc_1", "c@x.dev", 1, 100);
+  ledger.release("co_old");  // a line loaded from PostgreSQL gives back its share too
+  CHECK(ledger.usage("pc_1", "a@x.dev").uses == 5);
+  CHECK(ledger.usage("pc_1", "a@x.dev").buyer_uses == 0);
+  ledger.release("co_2");  // every line of the checkout
+  CHECK(ledger.usage("pc_1", "c@x.dev").uses == 3);
+  CHECK(ledger.usage("pc_1", "c@x.dev").discount_spent_minor == 600);
 }
