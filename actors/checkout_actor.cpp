@@ -250,7 +250,14 @@ void finish_creation(checkout_actor* self, const std::shared_ptr<creation>& job)
     view.extended = false;
     view.lines.clear();
     view.taxation = job->request.taxation;
-    for (auto& line : job->lines) view.lines.push_back({*line, "held"});
+    for (auto& line : job->lines) {
+      // The event reserved the code's most possible discount; the quota priced the actual one.
+      if (!line->pricing.promo_code_id.empty())
+        tell_entity(*state.shared, entity_kind::event, view.event_id,
+                    caf::make_message(settled_atom::value, view.id, line->ticket_type_id,
+                                      line->pricing.discount_per_ticket_minor * line->quantity));
+      view.lines.push_back({*line, "held"});
+    }
     state.request_hash = job->request.request_hash;
     arm_warning(self);
     unblock(self);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <unordered_map>
@@ -17,7 +18,11 @@
 
 #include "actors/entity_messaging.hpp"
 #include "actors/idle_watch.hpp"
+#include "actors/hold_pricing.hpp"
+#include "actors/pricing/tax_table.hpp"
+#include "actors/pricing/vat_id.hpp"
 #include "actors/pricing_config.hpp"
+#include "actors/promo_ledger.hpp"
 #include "actors/protocol.hpp"
 #include "config/log.hpp"
 #include "storage/connection_pool.hpp"
@@ -42,6 +47,8 @@ struct event_state {
   // Definitions as last written; the counters as of the load or the code's last write (the quota
   // keeps them in PostgreSQL; organizers read them from there).
   std::vector<storage::promo_code_row> promo_codes;
+  // How much each code is used, reservations of live checkouts included (promo_ledger.hpp).
+  promo_ledger ledger;
   // Live checkouts per buyer, for the limits against denial of inventory.
   std::unordered_map<std::string, std::pair<std::string, std::string>> active;  // checkout -> (email, address)
   std::unordered_map<std::string, std::int32_t> by_email;
@@ -462,6 +469,91 @@ caf::error forget(event_actor* self) {
   return caf::make_error(inventory_errc::not_found);
 }
 
+// The buyer's promo code among the event's active codes; nullptr when none was given.
+const storage::promo_code_row* find_code(const event_state& state, const checkout_request& request,
+                                         caf::error& failure) {
+  if (request.promo_code.empty()) return nullptr;
+  auto normalized = pricing::normalize_promo_code(request.promo_code);
+  for (const auto& row : state.promo_codes)
+    if (normalized && row.active && row.code == *normalized) return &row;
+  failure = caf::make_error(inventory_errc::unknown_promo_code);
+  return nullptr;
+}
+
+bool in_scope(const storage::promo_code_row& code, const std::string& ticket_type_id) {
+  return code.ticket_type_ids.empty() ||
+         std::find(code.ticket_type_ids.begin(), code.ticket_type_ids.end(), ticket_type_id) != code.ticket_type_ids.end();
+}
+
+// The highest price a hold of the type can get (its fixed price or a tier's): the promo code's
+// allowance is reserved for it, the quota then takes off what the actual price gives.
+std::int64_t highest_price(const storage::ticket_type_row& type) {
+  auto highest = type.price_minor;
+  for (const auto& tier : type.tiers) highest = std::max(highest, tier.price_minor);
+  return highest;
+}
+
+// Decides how each line is priced apart from its tier (the quota's): the promo code against its
+// uses, per-buyer uses and budget (reservations of live checkouts included), the fee rule, the
+// tax rate and the buyer's tax treatment. Reserves nothing; answers the pricing per item.
+caf::error price_checkout(const event_state& state, checkout_request& request, std::int64_t now) {
+  caf::error failure;
+  const auto* code_row = find_code(state, request, failure);
+  if (failure) return failure;
+  std::optional<pricing::promo_code> code;
+  if (code_row) code = promo_code_of(*code_row);
+
+  checkout_taxation taxation;
+  taxation.tax_exclusive = state.event.tax_mode == "exclusive";
+  if (!request.buyer_vat_id.empty()) {
+    static const pricing::format_vat_id_checker checker;
+    auto treatment = pricing::buyer_tax_treatment(state.event.tax_country, request.buyer_vat_id, checker);
+    if (!treatment) return caf::make_error(inventory_code_of(treatment.error().code));
+    taxation.reverse_charge = treatment->reverse_charge;
+    if (treatment->buyer_vat_id) taxation.buyer_vat_id = treatment->buyer_vat_id->number;
+  }
+
+  auto fee = fee_rule_of(state.event);
+  auto usage = code_row ? state.ledger.usage(code_row->id, request.buyer_email) : pricing::promo_usage{};
+  bool any_in_scope = false;
+  request.pricing.clear();
+  for (const auto& item : request.items) {
+    const auto& type = *std::find_if(state.types.begin(), state.types.end(),
+                                     [&](auto& t) { return t.id == item.ticket_type_id; });
+    line_pricing line;
+    line.fee_fixed_minor = fee.fixed_minor;
+    line.fee_percent_bp = fee.percent.value;
+    line.fee_capped = fee.cap_minor.has_value();
+    line.fee_cap_minor = fee.cap_minor.value_or(0);
+    line.fee_absorbed = fee.mode == pricing::fee_mode::absorbed;
+    auto rate = pricing::line_tax_rate(state.event.tax_country, pricing::tax_category::admission,
+                                       tax_override_of(state.event, type));
+    if (!rate) return caf::make_error(inventory_code_of(rate.error().code));
+    line.tax_rate_bp = rate->value;
+    if (code && in_scope(*code_row, type.id)) {
+      any_in_scope = true;
+      auto grant = pricing::apply_promo(*code, usage, {type.id, item.quantity, highest_price(type), now});
+      if (!grant) return caf::make_error(inventory_code_of(grant.error().code));
+      line.promo_code_id = code_row->id;
+      line.promo_code = code_row->code;
+      line.promo_kind = static_cast<std::uint8_t>(code->kind);
+      line.promo_percent_bp = code->percent_off.value;
+      line.promo_amount_minor = code->amount_minor;
+      line.discount_allowance_minor = grant->discount_minor;
+      line.access_granted = type.hidden && pricing::unlocks_ticket_type(*code, type.id, now);
+      // The next line of this checkout sees this one's uses and allowance.
+      usage.uses += item.quantity;
+      usage.buyer_uses += item.quantity;
+      usage.discount_spent_minor += grant->discount_minor;
+    }
+    if (type.hidden && !line.access_granted) return caf::make_error(inventory_errc::hidden_ticket_type);
+    request.pricing.push_back(std::move(line));
+  }
+  if (code && !any_in_scope) return caf::make_error(inventory_errc::promo_code_not_for_ticket_type);
+  request.taxation = std::move(taxation);
+  return {};
+}
+
 caf::result<checkout_request> prepare(event_actor* self, checkout_request& request) {
   auto& state = self->state;
   if (!state.exists) return forget(self);
@@ -476,7 +568,7 @@ caf::result<checkout_request> prepare(event_actor* self, checkout_request& reque
     auto type = std::find_if(state.types.begin(), state.types.end(),
                              [&](auto& t) { return t.id == item.ticket_type_id; });
     if (type == state.types.end()) return caf::make_error(inventory_errc::unknown_ticket_type);
-    if (type->hidden) return caf::make_error(inventory_errc::hidden_ticket_type);
+    // Hidden types need an access code: price_checkout decides.
     if (item.quantity < type->min_per_order || item.quantity > type->max_per_order)
       return caf::make_error(inventory_errc::quantity_out_of_range);
     if ((type->sale_starts_at_ms && now < *type->sale_starts_at_ms) || (type->sale_ends_at_ms && now >= *type->sale_ends_at_ms))
@@ -487,7 +579,16 @@ caf::result<checkout_request> prepare(event_actor* self, checkout_request& reque
   if (!state.active.count(request.checkout_id) &&
       (email_count >= limits.buyer_checkouts_max || address_count >= limits.address_checkouts_max))
     return caf::make_error(inventory_errc::buyer_limit);
+  if (auto failure = price_checkout(state, request, now)) return failure;
   add_active(state, request.checkout_id, request.buyer_email, request.client_address);
+  // The code's uses are taken now, before any quota holds a seat with it: a code with 100 uses
+  // is used exactly 100 times however many buyers ask at once.
+  for (std::size_t i = 0; i < request.items.size(); ++i) {
+    const auto& line = request.pricing[i];
+    if (line.promo_code_id.empty()) continue;
+    state.ledger.reserve(request.checkout_id, request.items[i].ticket_type_id, line.promo_code_id,
+                         request.buyer_email, request.items[i].quantity, line.discount_allowance_minor);
+  }
   return request;
 }
 
@@ -500,6 +601,18 @@ void on_loaded(event_actor* self, const event_snapshot_pointer& snapshot) {
     state.promo_codes = snapshot->promo_codes;
     for (const auto& checkout : snapshot->active_checkouts)
       add_active(state, checkout.checkout_id, checkout.buyer_email, checkout.client_address);
+    // The codes' use as the live and sold holds that carry them say, in one reading.
+    std::map<std::string, std::pair<std::int32_t, std::int64_t>> totals;
+    std::map<std::pair<std::string, std::string>, std::int32_t> per_buyer;
+    for (const auto& line : snapshot->promo_lines) {
+      state.ledger.adopt_line(line.checkout_id, line.ticket_type_id, line.promo_code_id, line.buyer_email,
+                              line.quantity, line.discount_minor);
+      totals[line.promo_code_id].first += line.quantity;
+      totals[line.promo_code_id].second += line.discount_minor;
+      per_buyer[{line.promo_code_id, line.buyer_email}] += line.quantity;
+    }
+    for (const auto& [code_id, total] : totals) state.ledger.set_committed(code_id, total.first, total.second);
+    for (const auto& [key, uses] : per_buyer) state.ledger.set_committed_buyer(key.first, key.second, uses);
   }
 }
 
@@ -568,7 +681,19 @@ caf::behavior running(event_actor* self) {
         touch(self);
         return prepare(self, request);
       },
-      [self](holds_ended_atom, const std::string& checkout_id) { remove_active(self->state, checkout_id); },
+      // A checkout whose creation failed: whatever it reserved is given back.
+      [self](holds_ended_atom, const std::string& checkout_id) {
+        self->state.ledger.release(checkout_id);
+        remove_active(self->state, checkout_id);
+      },
+      // One line's hold ended (expired or released): its code uses come back.
+      [self](holds_ended_atom, const std::string& checkout_id, const std::string& ticket_type_id) {
+        self->state.ledger.release(checkout_id, ticket_type_id);
+        remove_active(self->state, checkout_id);
+      },
+      // The quota priced a line: its actual discount replaces the allowance reserved for it.
+      [self](settled_atom, const std::string& checkout_id, const std::string& ticket_type_id,
+             std::int64_t discount_minor) { self->state.ledger.settle(checkout_id, ticket_type_id, discount_minor); },
       [self](availability_atom, const availability& counters) {
         for (auto& type : self->state.types)
           if (type.id == counters.ticket_type_id) {
@@ -606,7 +731,14 @@ caf::behavior event(event_actor* self, std::string event_id, placement where, st
   self->state.shared = std::move(shared);
   auto id = self->state.id;
   load_state<storage::event_snapshot>(*self->state.shared, caf::actor_cast<caf::actor>(self),
-                                      [id](pqxx::connection& connection) { return storage::load_event(connection, id); });
+                                      [id](pqxx::connection& connection) {
+                                        // Promo lines first: a line committed in between is then
+                                        // missing from the ledger, never counted twice.
+                                        auto promo_lines = storage::live_promo_lines(connection, id);
+                                        auto snapshot = storage::load_event(connection, id);
+                                        if (snapshot) snapshot->promo_lines = std::move(promo_lines);
+                                        return snapshot;
+                                      });
   self->set_default_handler(caf::skip);
   return {
       [self](loaded_atom, const event_snapshot_pointer& snapshot, bool ok) {

@@ -31,6 +31,7 @@ using view_atom = caf::atom_constant<caf::atom("view")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using prepare_atom = caf::atom_constant<caf::atom("prepare")>;
 using holds_ended_atom = caf::atom_constant<caf::atom("holdsended")>;
+using settled_atom = caf::atom_constant<caf::atom("settled")>;
 using availability_atom = caf::atom_constant<caf::atom("avail")>;
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
 // Fault injection (testing.fault_injection): a quota commits its next N holds but loses the answers.

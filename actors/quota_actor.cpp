@@ -357,7 +357,7 @@ void apply_committed_batch(quota_actor* self, const std::set<std::string>& refus
     tell_entity(*state.shared, entity_kind::checkout, checkout_id,
                 caf::make_message(holds_ended_atom::value, state.ticket_type_id, how));
     tell_entity(*state.shared, entity_kind::event, state.type.event_id,
-                caf::make_message(holds_ended_atom::value, checkout_id));
+                caf::make_message(holds_ended_atom::value, checkout_id, state.ticket_type_id));
   };
   for (const auto& hold : batch.holds) {
     if (refused.count(hold.checkout_id)) continue;

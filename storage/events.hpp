@@ -74,6 +74,8 @@ struct event_snapshot {
     std::string client_address;
   };
   std::vector<active_checkout> active_checkouts;
+  // Held and sold lines that use a promo code (live_promo_lines, storage/inventory.hpp).
+  std::vector<promo_line_row> promo_lines;
 };
 
 std::optional<event_snapshot> load_event(pqxx::connection& connection, const std::string& event_id);

@@ -363,6 +363,19 @@ std::optional<checkout_row> load_checkout(pqxx::connection& connection, const st
 
 namespace eventstripe::storage {
 
+std::vector<promo_line_row> live_promo_lines(pqxx::connection& connection, const std::string& event_id) {
+  pqxx::read_transaction transaction{connection};
+  std::vector<promo_line_row> lines;
+  for (const auto& row : transaction.exec_params(
+           "SELECT h.checkout_id, h.ticket_type_id, h.promo_code_id, c.buyer_email, h.quantity, "
+           "h.quantity * h.discount_per_ticket_minor FROM holds h JOIN checkouts c ON c.id = h.checkout_id "
+           "WHERE c.event_id = $1 AND h.promo_code_id IS NOT NULL AND h.status IN ('held', 'sold')",
+           event_id))
+    lines.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                     row[3].as<std::string>(), row[4].as<std::int32_t>(), row[5].as<std::int64_t>()});
+  return lines;
+}
+
 bool record_checkout_failure(pqxx::connection& connection, std::int32_t shard, std::int64_t epoch,
                              const std::string& node_id, const std::string& checkout_id, std::int32_t failure_code) {
   pqxx::work transaction{connection};

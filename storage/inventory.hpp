@@ -185,6 +185,18 @@ struct checkout_row {
 
 std::optional<checkout_row> load_checkout(pqxx::connection& connection, const std::string& checkout_id);
 
+// A held or sold line of one of an event's checkouts that uses a promo code.
+struct promo_line_row {
+  std::string checkout_id;
+  std::string ticket_type_id;
+  std::string promo_code_id;
+  std::string buyer_email;
+  std::int32_t quantity = 0;
+  std::int64_t discount_minor = 0;  // the whole line's
+};
+
+std::vector<promo_line_row> live_promo_lines(pqxx::connection& connection, const std::string& event_id);
+
 // Records why creating the checkout failed (fenced by the checkout's shard); false when fenced.
 bool record_checkout_failure(pqxx::connection& connection, std::int32_t shard, std::int64_t epoch,
                              const std::string& node_id, const std::string& checkout_id, std::int32_t failure_code);
