@@ -1,0 +1,233 @@
+// Prices at hold time (issue 4) against the real binary and its PostgreSQL: a quantity tier of
+// 100 under 2,000 concurrent holds gives exactly 100 holds at the tier's price; a promo code with
+// 100 uses under 1,000 concurrent holds discounts exactly 100; expired holds give back their tier
+// seat and their code use; the quote is locked when the hold is taken; reverse charge for a
+// business buyer of another EU country; and bad promo codes and VAT ids get a clear error and
+// hold nothing.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { assertProblem, createDatabase, dropDatabase, killAllChildren, psql, startNode } from './harness.mjs';
+import {
+  addTicketType,
+  call,
+  createEvent,
+  dbTotals,
+  expectStatus,
+  publish,
+  signUp,
+  unique,
+  waitForDbHeld,
+} from './inventory_support.mjs';
+
+const eur = (minor) => ({ minor, currency: 'EUR' });
+
+function holdWith(node, eventId, ticketTypeId, { email = `${unique('buyer')}@example.com`, promo, vat, quantity = 1 } = {}) {
+  const body = { event_id: eventId, email, items: [{ ticket_type_id: ticketTypeId, quantity }] };
+  if (promo !== undefined) body.promo_code = promo;
+  if (vat !== undefined) body.vat_id = vat;
+  return call(node, 'POST', '/api/v1/checkouts', { body, timeoutMs: 120_000 });
+}
+
+async function addCode(node, key, eventId, body) {
+  return expectStatus(
+    await call(node, 'POST', `/api/v1/organizer/events/${eventId}/promo-codes`, { key, body }),
+    201,
+    'create promo code',
+  );
+}
+
+async function pricedEvent(node, key, type, eventFields = {}) {
+  const event = await createEvent(node, key, eventFields);
+  const created = await addTicketType(node, key, event.id, type);
+  await publish(node, key, event.id);
+  return { event, type: created };
+}
+
+const queryInt = async (databaseUrl, sql) => Number((await psql(databaseUrl, sql)).trim());
+
+describe('pricing at hold time', () => {
+  let databaseUrl;
+  let node;
+  let organizer;
+
+  before(async () => {
+    databaseUrl = await createDatabase();
+    node = await startNode({
+      databaseUrl,
+      args: ['--inventory.address_checkouts_max=100000', '--http.connections_max=20000'],
+    });
+    organizer = await signUp(node, 'pricing-holds');
+  });
+
+  after(async () => {
+    await killAllChildren();
+    if (databaseUrl) await dropDatabase(databaseUrl);
+  });
+
+  test('a quantity tier of 100 under 2,000 concurrent one-ticket holds: exactly 100 get the tier price', async () => {
+    const { event, type } = await pricedEvent(node, organizer.key, {
+      capacity: 2000,
+      price: 5000,
+      tiers: [{ name: 'First 100', price: eur(2500), quantity: 100 }],
+    });
+    const answers = await Promise.all(Array.from({ length: 2000 }, () => holdWith(node, event.id, type.id)));
+    const bodies = answers.map((answer) => expectStatus(answer, 201, 'hold'));
+    const atTier = bodies.filter((body) => body.quote.lines[0].tier === 'First 100');
+    assert.equal(atTier.length, 100);
+    assert.ok(atTier.every((body) => body.items[0].unit_price.minor === 2500 && body.quote.totals.gross.minor === 2500));
+    const atList = bodies.filter((body) => body.quote.lines[0].tier === null);
+    assert.equal(atList.length, 1900);
+    assert.ok(atList.every((body) => body.items[0].unit_price.minor === 5000));
+    assert.equal(await queryInt(databaseUrl, `SELECT taken FROM price_tiers WHERE ticket_type_id = '${type.id}'`), 100);
+    assert.equal(
+      await queryInt(databaseUrl, `SELECT sum(quantity) FROM holds WHERE ticket_type_id = '${type.id}' AND tier_name = 'First 100'`),
+      100,
+    );
+  });
+
+  test('a promo code with 100 uses under 1,000 concurrent holds: exactly 100 are discounted, the rest refused', async () => {
+    const { event, type } = await pricedEvent(node, organizer.key, { capacity: 1000, price: 4000 });
+    const code = await addCode(node, organizer.key, event.id, { code: 'HALF-OFF', kind: 'percent_off', percent_off: '50', max_uses: 100 });
+    const answers = await Promise.all(Array.from({ length: 1000 }, () => holdWith(node, event.id, type.id, { promo: 'half-off' })));
+    const held = answers.filter((answer) => answer.status === 201).map((answer) => answer.json());
+    assert.equal(held.length, 100);
+    assert.ok(held.every((body) => body.quote.lines[0].promo_code === 'HALF-OFF' && body.quote.lines[0].discount.minor === 2000));
+    assert.ok(held.every((body) => body.quote.totals.gross.minor === 2000));
+    const refused = answers.filter((answer) => answer.status !== 201);
+    assert.equal(refused.length, 900);
+    for (const answer of refused) assertProblem(assert, answer, 409, 'promo-code-exhausted');
+    assert.equal(await queryInt(databaseUrl, `SELECT uses FROM promo_codes WHERE id = '${code.id}'`), 100);
+    assert.equal(await queryInt(databaseUrl, `SELECT discount_spent_minor FROM promo_codes WHERE id = '${code.id}'`), 200_000);
+    assert.equal(await queryInt(databaseUrl, `SELECT count(*) FROM holds WHERE promo_code_id = '${code.id}' AND status = 'held'`), 100);
+    assert.equal(await queryInt(databaseUrl, `SELECT held FROM ticket_types WHERE id = '${type.id}'`), 100);
+  });
+
+  test('the quote: 119.00 including 19 % is 100.00 net; lines add up; it stays locked when the price changes', async () => {
+    const { event, type } = await pricedEvent(
+      node,
+      organizer.key,
+      { capacity: 10, price: 11900, tax_rate: '19' },
+      { fees: { fixed: eur(100), percent: '2', cap: eur(250), mode: 'added' } },
+    );
+    const body = expectStatus(await holdWith(node, event.id, type.id, { quantity: 2 }), 201, 'hold');
+    const [line] = body.quote.lines;
+    // Per ticket: fee 1.00 + 2 % of 119.00 = 3.38, capped at 2.50. Charged: 2 × (119.00 + 2.50).
+    assert.equal(line.fee.minor, 500);
+    assert.equal(line.gross.minor, 24300);
+    assert.equal(line.tax_rate, '19');
+    assert.equal(line.tax.minor, 3880); // round(24300 × 19 / 119)
+    assert.equal(line.net.minor, 20420);
+    assert.equal(body.quote.totals.gross.minor, line.gross.minor);
+    assert.equal(body.quote.totals.net.minor + body.quote.totals.tax.minor, body.quote.totals.gross.minor);
+    assert.equal(body.quote.tax_mode, 'inclusive');
+
+    // A single ticket at 119.00 without the fee is the issue's known answer.
+    const plain = await pricedEvent(node, organizer.key, { capacity: 5, price: 11900, tax_rate: '19' });
+    const one = expectStatus(await holdWith(node, plain.event.id, plain.type.id), 201, 'hold');
+    assert.deepEqual(
+      [one.quote.lines[0].net.decimal, one.quote.lines[0].tax.decimal, one.quote.lines[0].gross.decimal],
+      ['100.00', '19.00', '119.00'],
+    );
+
+    // The organizer raises the price: the live hold keeps its quote, a new hold gets the new price.
+    expectStatus(
+      await call(node, 'PATCH', `/api/v1/organizer/events/${event.id}/ticket-types/${type.id}`, {
+        key: organizer.key,
+        body: { price: eur(15000) },
+      }),
+      200,
+      'raise price',
+    );
+    const read = expectStatus(await call(node, 'GET', `/api/v1/checkouts/${body.id}`), 200, 'read checkout');
+    assert.deepEqual(read.quote, body.quote);
+    const later = expectStatus(await holdWith(node, event.id, type.id), 201, 'hold after the change');
+    assert.equal(later.quote.lines[0].unit_price.minor, 15000);
+  });
+
+  test('a business buyer of another EU country gets reverse charge: 0 % and the note', async () => {
+    const { event, type } = await pricedEvent(node, organizer.key, { capacity: 5, price: 10700 }); // DE admission 7 %
+    const consumer = expectStatus(await holdWith(node, event.id, type.id), 201, 'consumer');
+    assert.equal(consumer.quote.lines[0].tax_rate, '7');
+    assert.equal(consumer.quote.lines[0].tax.minor, 700);
+    const business = expectStatus(await holdWith(node, event.id, type.id, { vat: 'FR 12 345678901' }), 201, 'business');
+    assert.equal(business.quote.reverse_charge, true);
+    assert.equal(business.quote.buyer_vat_id, 'FR12345678901');
+    assert.equal(business.quote.lines[0].tax.minor, 0);
+    assert.equal(business.quote.totals.gross.minor, 10000); // the price without the tax it contained
+    assert.equal(business.quote.notes.length, 1);
+    assert.match(business.quote.notes[0], /Reverse charge/);
+  });
+
+  test('bad promo codes and VAT ids get a clear error and hold nothing', async () => {
+    const { event, type } = await pricedEvent(node, organizer.key, { capacity: 10, price: 3000 });
+    const other = await addTicketType(node, organizer.key, event.id, { capacity: 10, price: 3000 });
+    await addCode(node, organizer.key, event.id, { code: 'OLD', kind: 'amount_off', amount: eur(500), valid_until: '2020-01-01T00:00:00Z' });
+    await addCode(node, organizer.key, event.id, { code: 'OTHER-ONLY', kind: 'amount_off', amount: eur(500), ticket_type_ids: [other.id] });
+    await addCode(node, organizer.key, event.id, { code: 'ONCE', kind: 'amount_off', amount: eur(500), max_uses_per_buyer: 1 });
+    await addCode(node, organizer.key, event.id, { code: 'RETIRED', kind: 'amount_off', amount: eur(500), active: false });
+    const before = await dbTotals(databaseUrl);
+    const cases = [
+      ['an unknown code', { promo: 'NOPE' }, 422, 'unknown-promo-code'],
+      ['a retired code', { promo: 'retired' }, 422, 'unknown-promo-code'],
+      ['an expired code', { promo: 'OLD' }, 422, 'promo-code-expired'],
+      ['a code for another ticket type', { promo: 'OTHER-ONLY' }, 422, 'promo-code-not-applicable'],
+      ['a malformed VAT id', { vat: 'DE12' }, 422, 'invalid-vat-id'],
+      ['a VAT id of no EU country', { vat: 'XX123456789' }, 422, 'invalid-vat-id'],
+      ['an empty promo code', { promo: '' }, 422, 'invalid-field'],
+    ];
+    for (const [what, options, status, slug] of cases) {
+      const answer = await holdWith(node, event.id, type.id, options);
+      assert.equal(answer.status, status, `${what}: ${answer.body}`);
+      assertProblem(assert, answer, status, slug);
+    }
+    assert.deepEqual(await dbTotals(databaseUrl), before, 'refused holds changed nothing');
+
+    // The per-buyer limit: one ticket with ONCE per buyer.
+    const email = `${unique('once')}@example.com`;
+    expectStatus(await holdWith(node, event.id, type.id, { email, promo: 'once' }), 201, 'first use');
+    assertProblem(assert, await holdWith(node, event.id, type.id, { email, promo: 'ONCE' }), 409, 'promo-code-buyer-limit');
+    expectStatus(await holdWith(node, event.id, type.id, { promo: 'ONCE' }), 201, 'another buyer');
+  });
+});
+
+describe('pricing at hold time: expired holds', () => {
+  let databaseUrl;
+  let node;
+  let organizer;
+
+  before(async () => {
+    databaseUrl = await createDatabase();
+    node = await startNode({ databaseUrl, args: ['--inventory.hold_ttl_ms=1500', '--inventory.expiry_warning_ms=500'] });
+    organizer = await signUp(node, 'pricing-expiry');
+  });
+
+  after(async () => {
+    await killAllChildren();
+    if (databaseUrl) await dropDatabase(databaseUrl);
+  });
+
+  test('an expired hold gives back its tier seat and its code use', async () => {
+    const { event, type } = await pricedEvent(node, organizer.key, {
+      capacity: 5,
+      price: 3000,
+      tiers: [{ name: 'Early', price: eur(1000), quantity: 1 }],
+    });
+    const code = await addCode(node, organizer.key, event.id, { code: 'FIVER', kind: 'amount_off', amount: eur(500), max_uses: 1 });
+    const first = expectStatus(await holdWith(node, event.id, type.id, { promo: 'fiver' }), 201, 'first');
+    assert.equal(first.quote.lines[0].tier, 'Early');
+    assert.equal(first.quote.lines[0].discount.minor, 500);
+    assert.equal(first.quote.totals.gross.minor, 500);
+    assertProblem(assert, await holdWith(node, event.id, type.id, { promo: 'FIVER' }), 409, 'promo-code-exhausted');
+    const second = expectStatus(await holdWith(node, event.id, type.id), 201, 'second');
+    assert.equal(second.quote.lines[0].tier, null);
+    assert.equal(second.quote.totals.gross.minor, 3000);
+
+    await waitForDbHeld(databaseUrl, type.id, 0);
+    assert.equal(await queryInt(databaseUrl, `SELECT taken FROM price_tiers WHERE ticket_type_id = '${type.id}'`), 0);
+    assert.equal(await queryInt(databaseUrl, `SELECT uses FROM promo_codes WHERE id = '${code.id}'`), 0);
+    const again = expectStatus(await holdWith(node, event.id, type.id, { promo: 'FIVER' }), 201, 'after expiry');
+    assert.equal(again.quote.lines[0].tier, 'Early');
+    assert.equal(again.quote.lines[0].discount.minor, 500);
+  });
+});
