@@ -51,9 +51,11 @@ struct connection {
 std::size_t global_index(const drop_plan& plan, std::size_t index) { return plan.offset + index * plan.stride; }
 
 std::string hold_request(const drop_plan& plan, std::size_t index) {
+  auto buyer = global_index(plan, index);
   nlohmann::json body = {{"event_id", plan.event_id},
-                         {"email", "buyer" + std::to_string(global_index(plan, index)) + "@bench.eventstripe.dev"},
+                         {"email", "buyer" + std::to_string(buyer) + "@bench.eventstripe.dev"},
                          {"items", {{{"ticket_type_id", plan.ticket_type_id}, {"quantity", 1}}}}};
+  if (!plan.promo_code.empty() && buyer % 2 == 0) body["promo_code"] = plan.promo_code;
   return format_request("POST", "/api/v1/checkouts", body.dump());
 }
 

@@ -34,6 +34,8 @@ struct drop_plan {
   std::size_t stride = 1;
   std::size_t total = 0;
   std::chrono::seconds timeout_s{120};
+  // Non-empty: every second buyer (even drop index) sends this promo code.
+  std::string promo_code;
   // Returns the steady-clock instant (ns since its epoch) at which to fire, once every
   // connection is open and checked; the default is at once. A child process of a spread drop
   // reports ready here and waits for the common start.

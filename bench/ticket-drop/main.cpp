@@ -48,7 +48,7 @@ struct options {
   std::string binary;
   std::string database_url;
   int rounds = 3;
-  std::vector<std::string> phases = {"baseline", "sustained", "drop"};
+  std::vector<std::string> phases = {"baseline", "sustained", "drop", "sustained-priced", "drop-priced"};
   int baseline_s = 10;
   int baseline_clients = 64;
   std::int64_t sustained_ms = 10'000;
@@ -70,7 +70,8 @@ const char* usage_text =
     "  --binary PATH               the eventstripe binary to measure\n"
     "  --database-url URL          a PostgreSQL server; throw-away databases bench_<random> are created on it\n"
     "  --rounds N                  rounds of every phase; the median is reported (default 3)\n"
-    "  --phases LIST               comma-separated, run in this order (default baseline,sustained,drop)\n"
+    "  --phases LIST               comma-separated, in this order (default baseline,sustained,drop,\n"
+    "                              sustained-priced,drop-priced: two tiers and a promo code for half the buyers)\n"
     "  --baseline-s N              pgbench -T (default 10)\n"
     "  --baseline-clients N        pgbench -c (default 64; -j 2)\n"
     "  --sustained-ms N            length of the sustained closed loop (default 10000)\n"
@@ -103,7 +104,9 @@ std::vector<std::string> split_phases(const std::string& text) {
   std::vector<std::string> items;
   std::stringstream stream{text};
   for (std::string item; std::getline(stream, item, ',');)
-    if (item != "baseline" && item != "sustained" && item != "drop") usage_error("--phases: unknown phase '" + item + "'");
+    if (item != "baseline" && item != "sustained" && item != "drop" && item != "sustained-priced" &&
+        item != "drop-priced")
+      usage_error("--phases: unknown phase '" + item + "'");
     else items.push_back(item);
   return items;
 }
@@ -202,6 +205,8 @@ void print_machine(std::ostream& out, const options& chosen, const std::string& 
       << "drop: " << chosen.drop_buyers << " buyers, one connection each over " << chosen.drop_processes
       << " processes, all sending within " << chosen.drop_window_ms << " ms (open loop) for " << chosen.drop_capacity
       << " seats\n"
+      << "priced phases: tiers 'Early bird' (the first half of the seats, 39.00) and 'Regular' (49.00), "
+         "and every second buyer sends the 10 %-off code\n"
       << "node: database.pool_size " << chosen.pool_size << "; " << chosen.rounds << " round(s), medians reported\n";
 }
 
@@ -266,7 +271,8 @@ baseline_summary run_baseline_once(const options& chosen, int round, std::string
 }
 
 run_summary run_node_once(const options& chosen, const std::string& phase, int round, std::string& server_facts) {
-  bool sustained = phase == "sustained";
+  bool sustained = phase.starts_with("sustained");
+  bool priced = phase.ends_with("-priced");
   auto capacity = sustained ? chosen.sustained_capacity : chosen.drop_capacity;
   bench_database database{chosen.database_url};
   if (chosen.keep_databases) database.keep();
@@ -274,12 +280,13 @@ run_summary run_node_once(const options& chosen, const std::string& phase, int r
   auto log_path = chosen.log_directory + "/" + database.name() + "-" + phase + ".log";
   node_process node{chosen.binary, node_flags(chosen, database.conninfo()), log_path};
   auto port = node.start(node_start_timeout_s);
-  auto target = prepare_drop_target(port, capacity);
+  auto target = prepare_drop_target(port, capacity, priced);
   drop_plan plan;
   plan.port = port;
   plan.event_id = target.event_id;
   plan.ticket_type_id = target.ticket_type_id;
   plan.timeout_s = std::chrono::seconds{chosen.timeout_s};
+  plan.promo_code = target.promo_code;
   if (sustained) {
     plan.connections = chosen.sustained_connections;
     plan.duration_ms = std::chrono::milliseconds{chosen.sustained_ms};
@@ -350,8 +357,15 @@ int main(int argc, char** argv) {
   print_run_header(std::cout);
   if (auto found = of_phase(runs, "sustained"); !found.empty()) print_run(std::cout, *(sustained = representative(found)));
   if (auto found = of_phase(runs, "drop"); !found.empty()) print_run(std::cout, *(drop = representative(found)));
+  std::optional<run_summary> sustained_priced, drop_priced;
+  if (auto found = of_phase(runs, "sustained-priced"); !found.empty())
+    print_run(std::cout, *(sustained_priced = representative(found)));
+  if (auto found = of_phase(runs, "drop-priced"); !found.empty())
+    print_run(std::cout, *(drop_priced = representative(found)));
   std::cout << "\n";
   print_verdicts(std::cout, baseline ? &*baseline : nullptr, sustained ? &*sustained : nullptr, drop ? &*drop : nullptr);
+  print_priced_comparison(std::cout, sustained ? &*sustained : nullptr, drop ? &*drop : nullptr,
+                          sustained_priced ? &*sustained_priced : nullptr, drop_priced ? &*drop_priced : nullptr);
   std::cout << "verified after every node run: holds answered = ticket_types.held = held holds rows, 0 errors, "
                "no oversell; after every baseline: transactions = reservations = sold\n";
   return 0;

@@ -57,7 +57,7 @@ run_summary summarize(const std::string& phase, int round, const drop_result& dr
 run_summary representative(std::vector<run_summary> runs) {
   // Best first: the most holds/s for the sustained loop, the lowest p99 for the drop.
   std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) {
-    return a.phase == "drop" ? a.p99_ms < b.p99_ms : a.holds_per_second > b.holds_per_second;
+    return a.phase.starts_with("drop") ? a.p99_ms < b.p99_ms : a.holds_per_second > b.holds_per_second;
   });
   return runs.size() <= 2 ? runs.front() : runs[runs.size() / 2];
 }
@@ -69,14 +69,14 @@ baseline_summary representative(std::vector<baseline_summary> runs) {
 }
 
 void print_run_header(std::ostream& out) {
-  out << format("%-9s %5s %7s %6s %8s %6s %8s %9s %8s %8s %8s %8s %7s %9s %7s %17s %6s\n", "phase", "round",
+  out << format("%-16s %5s %7s %6s %8s %6s %8s %9s %8s %8s %8s %8s %7s %9s %7s %17s %6s\n", "phase", "round",
                 "requests", "holds", "sold_out", "errors", "wall_ms", "req/s", "holds/s", "p50_ms", "p99_ms", "max_ms",
                 "hold_tx", "max_batch", "commits", "cpu_ms node/pg/me", "load1");
 }
 
 void print_run(std::ostream& out, const run_summary& run) {
   auto cpu = format("%.0f/%.0f/%.0f", run.cpu.node_ms, run.cpu.database_ms, run.cpu.bench_ms);
-  out << format("%-9s %5d %7zu %6zu %8zu %6zu %8.0f %9.0f %8.0f %8.1f %8.1f %8.1f %7lld %9lld %7lld %17s %6.2f\n",
+  out << format("%-16s %5d %7zu %6zu %8zu %6zu %8.0f %9.0f %8.0f %8.1f %8.1f %8.1f %7lld %9lld %7lld %17s %6.2f\n",
                 run.phase.c_str(), run.round, run.requests, run.held, run.sold_out, run.errors, run.wall_ms,
                 run.requests_per_second, run.holds_per_second, run.p50_ms, run.p99_ms, run.max_ms,
                 static_cast<long long>(run.database.hold_transactions),
@@ -114,6 +114,17 @@ bool print_verdicts(std::ostream& out, const baseline_summary* baseline, const r
                   verdict(drop->p99_ms <= wanted.drop_p99_ms_max), drop->requests - drop->errors, drop->requests,
                   drop->held, drop->sold_out);
   return all_met;
+}
+
+void print_priced_comparison(std::ostream& out, const run_summary* sustained, const run_summary* drop,
+                             const run_summary* sustained_priced, const run_summary* drop_priced) {
+  auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+  if (sustained && sustained_priced)
+    out << format("priced vs plain, sustained holds/s: %.0f vs %.0f = x%.2f\n", sustained_priced->holds_per_second,
+                  sustained->holds_per_second, ratio(sustained_priced->holds_per_second, sustained->holds_per_second));
+  if (drop && drop_priced)
+    out << format("priced vs plain, drop p99: %.1f ms vs %.1f ms = x%.2f\n", drop_priced->p99_ms, drop->p99_ms,
+                  ratio(drop_priced->p99_ms, drop->p99_ms));
 }
 
 }  // namespace eventstripe::bench

@@ -62,4 +62,8 @@ struct targets {
 bool print_verdicts(std::ostream& out, const baseline_summary* baseline, const run_summary* sustained,
                     const run_summary* drop, const targets& wanted = {});
 
+// Issue 4's figures: the priced runs beside the plain ones of the same invocation.
+void print_priced_comparison(std::ostream& out, const run_summary* sustained, const run_summary* drop,
+                             const run_summary* sustained_priced, const run_summary* drop_priced);
+
 }  // namespace eventstripe::bench

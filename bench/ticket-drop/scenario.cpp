@@ -1,5 +1,6 @@
 #include "bench/ticket-drop/scenario.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <stdexcept>
@@ -15,6 +16,7 @@ namespace {
 // Sign-up hashes a password with Argon2id: give the setup calls time on a busy machine.
 constexpr std::chrono::milliseconds setup_reply_timeout_ms{30'000};
 constexpr std::int64_t ticket_price_minor = 4'900;
+constexpr std::int64_t early_bird_price_minor = 3'900;
 constexpr std::int64_t event_starts_in_days = 30;
 
 
@@ -32,7 +34,7 @@ nlohmann::json expect(const http_reply& reply, int status, const std::string& wh
 
 }  // namespace
 
-drop_target prepare_drop_target(std::uint16_t port, std::int64_t capacity) {
+drop_target prepare_drop_target(std::uint16_t port, std::int64_t capacity, bool priced) {
   setup_client client{port, setup_reply_timeout_ms};
   nlohmann::json signup = {
       {"email", "organizer@bench.eventstripe.dev"}, {"password", "ticket-drop-bench"}, {"workspace_name", "Ticket drop"}};
@@ -53,9 +55,19 @@ drop_target prepare_drop_target(std::uint16_t port, std::int64_t capacity) {
   nlohmann::json ticket_type = {{"name", "General admission"},
                                 {"capacity", capacity},
                                 {"price", {{"minor", ticket_price_minor}, {"currency", "EUR"}}}};
+  if (priced)
+    ticket_type["tiers"] = {{{"name", "Early bird"},
+                             {"price", {{"minor", early_bird_price_minor}, {"currency", "EUR"}}},
+                             {"quantity", std::max<std::int64_t>(1, capacity / 2)}},
+                            {{"name", "Regular"}, {"price", {{"minor", ticket_price_minor}, {"currency", "EUR"}}}}};
   auto with_type = expect(client.call("POST", events_path + "/ticket-types", ticket_type.dump(), authorization), 201,
                           "create ticket type");
   target.ticket_type_id = with_type["ticket_types"].at(0)["id"].get<std::string>();
+  if (priced) {
+    nlohmann::json code = {{"code", "BENCH-10"}, {"kind", "percent_off"}, {"percent_off", "10"}};
+    expect(client.call("POST", events_path + "/promo-codes", code.dump(), authorization), 201, "create promo code");
+    target.promo_code = "bench-10";
+  }
   expect(client.call("POST", events_path + "/publish", "", authorization), 200, "publish event");
   return target;
 }

@@ -115,7 +115,7 @@ std::size_t share(std::size_t count, std::size_t k, std::size_t processes) {
 
 drop_result run_spread_drop(const drop_plan& plan, std::size_t processes) {
   processes = std::clamp<std::size_t>(processes, 1, std::max<std::size_t>(1, plan.requests));
-  auto directory = std::filesystem::temp_directory_path() / ("ticket-drop-" + std::to_string(::getpid()));
+  auto directory = std::filesystem::temp_directory_path() / ("ticket-drop-spread-" + std::to_string(::getpid()));
   std::filesystem::create_directories(directory);
   std::vector<child> children(processes);
   for (std::size_t k = 0; k < processes; ++k) {
