@@ -1,5 +1,6 @@
 #include "actors/money.hpp"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -52,10 +53,16 @@ bool is_country_code(std::string_view code) {
   return false;
 }
 
+// Looked up for every amount an answer shows (a quote has a dozen): by binary search.
+static_assert(std::is_sorted(currencies.begin(), currencies.end(),
+                             [](const auto& a, const auto& b) { return a.first < b.first; }),
+              "the currency table must stay sorted by code");
+
 std::optional<int> currency_exponent(std::string_view code) {
-  for (const auto& [name, exponent] : currencies)
-    if (name == code) return exponent;
-  return std::nullopt;
+  auto found = std::lower_bound(currencies.begin(), currencies.end(), code,
+                                [](const auto& entry, std::string_view wanted) { return entry.first < wanted; });
+  if (found == currencies.end() || found->first != code) return std::nullopt;
+  return found->second;
 }
 
 std::string decimal_string(std::int64_t minor, std::string_view currency) {
