@@ -465,6 +465,67 @@ caf::result<checkout_view> extend(checkout_actor* self) {
   return promise;
 }
 
+void settle_discounts(checkout_actor* self) {
+  const auto& view = self->state.view;
+  for (const auto& entry : view.lines)
+    if (!entry.line.pricing.promo_code_id.empty())
+      tell_entity(*self->state.shared, entity_kind::event, view.event_id,
+                  caf::make_message(settled_atom::value, view.id, entry.line.ticket_type_id,
+                                    entry.line.pricing.discount_per_ticket_minor * entry.line.quantity));
+}
+
+// Applies `promo_code` (empty: removes the code) to a held checkout: the event prices its lines
+// again and takes the code's uses, each quota re-discounts its hold at the price it was taken
+// at, and the checkout answers with its new quote.
+caf::result<checkout_view> requote(checkout_actor* self, const std::string& promo_code) {
+  auto& state = self->state;
+  if (state.view.status.empty()) return forget(self);
+  if (state.view.status != "held") return caf::make_error(inventory_errc::not_held);
+  checkout_request request;
+  request.checkout_id = state.view.id;
+  request.event_id = state.view.event_id;
+  request.buyer_email = state.view.buyer_email;
+  request.promo_code = promo_code;
+  request.buyer_vat_id = state.view.taxation.buyer_vat_id;
+  for (const auto& entry : state.view.lines) request.items.push_back({entry.line.ticket_type_id, entry.line.quantity});
+  auto promise = self->make_response_promise();
+  block(self);
+  ask<checkout_request>(
+      self, entity_kind::event, request.event_id, caf::make_message(requote_atom::value, request),
+      [self, promise](checkout_request& priced) mutable {
+        auto remaining = std::make_shared<std::size_t>(priced.items.size());
+        auto first_failure = std::make_shared<caf::error>();
+        for (std::size_t i = 0; i < priced.items.size(); ++i) {
+          ask<held_line>(
+              self, entity_kind::quota, priced.items[i].ticket_type_id,
+              caf::make_message(requote_atom::value, self->state.view.id, priced.pricing[i]),
+              [self, remaining, first_failure, promise](held_line& line) mutable {
+                for (auto& entry : self->state.view.lines)
+                  if (entry.line.ticket_type_id == line.ticket_type_id) entry.line.pricing = line.pricing;
+                if (--*remaining > 0) return;
+                // The event counts what the holds now carry, whatever failed.
+                settle_discounts(self);
+                unblock(self);
+                if (*first_failure) return promise.deliver(*first_failure);
+                promise.deliver(self->state.view);
+                push(self, "requoted");
+              },
+              [self, remaining, first_failure, promise](caf::error& failure) mutable {
+                if (!*first_failure) *first_failure = failure;
+                if (--*remaining > 0) return;
+                settle_discounts(self);
+                unblock(self);
+                promise.deliver(*first_failure);
+              });
+        }
+      },
+      [self, promise](caf::error& failure) mutable {
+        unblock(self);
+        promise.deliver(failure);
+      });
+  return promise;
+}
+
 void on_hold_ended(checkout_actor* self, const std::string& ticket_type_id, hold_end how) {
   auto& view = self->state.view;
   if (view.status != "held") return;
@@ -500,6 +561,10 @@ caf::behavior running(checkout_actor* self) {
       [self](extend_atom) {
         touch(self);
         return extend(self);
+      },
+      [self](requote_atom, const std::string& promo_code) {
+        touch(self);
+        return requote(self, promo_code);
       },
       [self](holds_ended_atom, const std::string& ticket_type_id, hold_end how) {
         on_hold_ended(self, ticket_type_id, how);

@@ -592,6 +592,37 @@ caf::result<checkout_request> prepare(event_actor* self, checkout_request& reque
   return request;
 }
 
+// Prices a live checkout again for another promo code (or none): its lines' earlier code uses
+// are given back first and put back if the new code cannot be used.
+caf::result<checkout_request> requote(event_actor* self, checkout_request& request) {
+  auto& state = self->state;
+  if (!state.exists) return forget(self);
+  auto now = state.shared->now_ms(self->clock());
+  auto previous = state.ledger.lines_of(request.checkout_id);
+  state.ledger.release(request.checkout_id);
+  auto restore = [&] {
+    for (const auto& line : previous)
+      state.ledger.reserve(request.checkout_id, line.ticket_type_id, line.code_id, line.buyer, line.uses,
+                           line.discount_minor);
+  };
+  for (const auto& item : request.items)
+    if (std::none_of(state.types.begin(), state.types.end(), [&](auto& t) { return t.id == item.ticket_type_id; })) {
+      restore();
+      return caf::make_error(inventory_errc::unknown_ticket_type);
+    }
+  if (auto failure = price_checkout(state, request, now)) {
+    restore();
+    return failure;
+  }
+  for (std::size_t i = 0; i < request.items.size(); ++i) {
+    const auto& line = request.pricing[i];
+    if (line.promo_code_id.empty()) continue;
+    state.ledger.reserve(request.checkout_id, request.items[i].ticket_type_id, line.promo_code_id,
+                         request.buyer_email, request.items[i].quantity, line.discount_allowance_minor);
+  }
+  return request;
+}
+
 void on_loaded(event_actor* self, const event_snapshot_pointer& snapshot) {
   auto& state = self->state;
   if (snapshot) {
@@ -680,6 +711,10 @@ caf::behavior running(event_actor* self) {
       [self](prepare_atom, checkout_request& request) {
         touch(self);
         return prepare(self, request);
+      },
+      [self](requote_atom, checkout_request& request) {
+        touch(self);
+        return requote(self, request);
       },
       // A checkout whose creation failed: whatever it reserved is given back.
       [self](holds_ended_atom, const std::string& checkout_id) {

@@ -73,4 +73,13 @@ void promo_ledger::release(const std::string& checkout_id) {
   }
 }
 
+std::vector<promo_ledger::reserved_line> promo_ledger::lines_of(const std::string& checkout_id) const {
+  std::vector<reserved_line> lines;
+  for (auto found = lines_.lower_bound({checkout_id, std::string{}});
+       found != lines_.end() && found->first.first == checkout_id; ++found)
+    lines.push_back({found->first.second, found->second.code_id, found->second.buyer, found->second.uses,
+                     found->second.discount_minor});
+  return lines;
+}
+
 }  // namespace eventstripe::actors

@@ -13,6 +13,7 @@
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "actors/pricing/promo_code.hpp"
 
@@ -38,6 +39,16 @@ class promo_ledger {
   void release(const std::string& checkout_id, const std::string& ticket_type_id);
   // Every line of the checkout.
   void release(const std::string& checkout_id);
+
+  // A checkout's lines as reserved, to put back if re-pricing it fails.
+  struct reserved_line {
+    std::string ticket_type_id;
+    std::string code_id;
+    std::string buyer;
+    std::int32_t uses = 0;
+    std::int64_t discount_minor = 0;
+  };
+  std::vector<reserved_line> lines_of(const std::string& checkout_id) const;
 
  private:
   struct totals {

@@ -32,6 +32,9 @@ using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using prepare_atom = caf::atom_constant<caf::atom("prepare")>;
 using holds_ended_atom = caf::atom_constant<caf::atom("holdsended")>;
 using settled_atom = caf::atom_constant<caf::atom("settled")>;
+// Applying or removing a promo code on a live checkout: the event prices it again, each quota
+// re-discounts its hold.
+using requote_atom = caf::atom_constant<caf::atom("requote")>;
 using availability_atom = caf::atom_constant<caf::atom("avail")>;
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
 // Fault injection (testing.fault_injection): a quota commits its next N holds but loses the answers.

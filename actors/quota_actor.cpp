@@ -48,13 +48,14 @@ struct live_hold {
 
 // One request waiting for the next batch.
 struct pending_op {
-  enum class kind { reserve, release, extend, capacity };
+  enum class kind { reserve, release, extend, capacity, discount };
   explicit pending_op(kind what) : type(what) {}
   kind type;
   reserve_request reserve;
   std::string checkout_id;
   std::int64_t expires_at_ms = 0;
   std::int32_t capacity = 0;
+  line_pricing pricing;  // discount: the event's new promo code (or none) for the hold
   caf::response_promise promise;
 };
 
@@ -266,6 +267,29 @@ decision decide_change(quota_actor* self, pending_op& op, batch_plan& plan) {
     return decision::answered;
   }
   plan.touched.insert(op.checkout_id);
+  if (op.type == pending_op::kind::discount) {
+    // The tier and unit price stay as locked; only the code and its discount change.
+    std::int64_t discount = 0;
+    if (!op.pricing.promo_code_id.empty()) {
+      pricing::promo_code code;
+      code.code = op.pricing.promo_code;
+      code.kind = static_cast<pricing::promo_kind>(op.pricing.promo_kind);
+      code.percent_off = pricing::basis_points{op.pricing.promo_percent_bp};
+      code.amount_minor = op.pricing.promo_amount_minor;
+      code.budget_minor = op.pricing.discount_allowance_minor;
+      auto grant = pricing::apply_promo(code, {}, {state.ticket_type_id, hold->second.quantity,
+                                                   hold->second.unit_price_minor, state.shared->now_ms(self->clock())});
+      if (!grant) {
+        op.promise.deliver(caf::make_error(inventory_code_of(grant.error().code)));
+        plan.touched.erase(op.checkout_id);
+        return decision::answered;
+      }
+      discount = grant->discount_per_ticket_minor;
+    }
+    state.batch.discounts.push_back({op.checkout_id, op.pricing.promo_code_id, op.pricing.promo_code, discount});
+    op.pricing.discount_per_ticket_minor = discount;
+    return decision::batched;
+  }
   if (op.type == pending_op::kind::release) {
     plan.held_delta -= hold->second.quantity;
     if (hold->second.tier) plan.tier_delta[*hold->second.tier] -= hold->second.quantity;
@@ -292,7 +316,7 @@ void collect_expiries(quota_actor* self, batch_plan& plan) {
 
 bool batch_empty(const storage::quota_batch& batch) {
   return batch.holds.empty() && batch.releases.empty() && batch.expiries.empty() && batch.extensions.empty() &&
-         !batch.new_capacity;
+         batch.discounts.empty() && !batch.new_capacity;
 }
 
 void submit_batch(quota_actor* self) {
@@ -376,6 +400,23 @@ void apply_committed_batch(quota_actor* self, const std::set<std::string>& refus
     hold.expires_at_ms = extension.expires_at_ms;
     state.deadlines.emplace(hold.expires_at_ms, extension.checkout_id);
   }
+  for (const auto& change : batch.discounts) {
+    auto& pricing = state.holds[change.checkout_id].pricing;
+    for (const auto& op : state.batch_ops)
+      if (op.type == pending_op::kind::discount && op.checkout_id == change.checkout_id) {
+        auto tier = pricing.tier;
+        auto kept = pricing;
+        pricing = op.pricing;
+        // What the hold was priced with stays: its tier, fee and tax rate.
+        pricing.tier = tier;
+        pricing.fee_fixed_minor = kept.fee_fixed_minor;
+        pricing.fee_percent_bp = kept.fee_percent_bp;
+        pricing.fee_capped = kept.fee_capped;
+        pricing.fee_cap_minor = kept.fee_cap_minor;
+        pricing.fee_absorbed = kept.fee_absorbed;
+        pricing.tax_rate_bp = kept.tax_rate_bp;
+      }
+  }
   if (batch.new_capacity) state.type.capacity = *batch.new_capacity;
 }
 
@@ -401,6 +442,9 @@ void answer_committed_batch(quota_actor* self, const std::set<std::string>& refu
         break;
       case pending_op::kind::capacity:
         op.promise.deliver(current_availability(state));
+        break;
+      case pending_op::kind::discount:
+        op.promise.deliver(line_for(state, state.holds[op.checkout_id]));
         break;
     }
   }
@@ -483,6 +527,12 @@ caf::behavior quota(quota_actor* self, std::string ticket_type_id, placement whe
         pending_op op{pending_op::kind::extend};
         op.checkout_id = std::move(checkout_id);
         op.expires_at_ms = expires_at_ms;
+        return enqueue(std::move(op));
+      },
+      [enqueue](requote_atom, std::string& checkout_id, line_pricing& pricing) {
+        pending_op op{pending_op::kind::discount};
+        op.checkout_id = std::move(checkout_id);
+        op.pricing = std::move(pricing);
         return enqueue(std::move(op));
       },
       [enqueue](capacity_atom, std::int32_t capacity) {

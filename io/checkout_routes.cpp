@@ -150,6 +150,20 @@ http_handler checkout_call(const inventory_routes_context& context, caf::message
   };
 }
 
+// PUT .../promo-code {"promo_code": "..."} applies a code to a held checkout; DELETE removes it.
+// Either way the checkout is priced again and answers its new quote.
+void apply_promo_code(const inventory_routes_context& context, http_request& request, responder respond) {
+  const auto& id = request.path_parameters.at("checkout_id");
+  if (!is_random_id(id, "co_")) return respond(problem(404, "not-found", "Not found", "No such checkout."));
+  json_body body{request.body, {"promo_code"}};
+  auto code = body.required_string("promo_code");
+  if (code && (code->empty() || code->size() > promo_code_size_max)) body.reject("promo_code", "must be 1 to 64 characters");
+  if (!body.ok()) return respond(body.failure());
+  ask_entity<actors::checkout_view>(context, entity_kind::checkout, id,
+                                    caf::make_message(actors::requote_atom::value, *code), request.request_id,
+                                    respond, [](actors::checkout_view& view) { return checkout_response(200, view); });
+}
+
 // Pushes from an entity actor to one WebSocket; once the socket is gone, push() says so.
 class channel_sink final : public actors::push_sink {
  public:
@@ -229,6 +243,10 @@ void add_checkout_routes(router& routes, const inventory_routes_context& context
              checkout_call(context, caf::make_message(actors::release_atom::value)));
   routes.add("POST", "/api/v1/checkouts/{checkout_id}/extension",
              checkout_call(context, caf::make_message(actors::extend_atom::value)));
+  routes.add("PUT", "/api/v1/checkouts/{checkout_id}/promo-code",
+             [context](http_request& request, responder respond) { apply_promo_code(context, request, respond); });
+  routes.add("DELETE", "/api/v1/checkouts/{checkout_id}/promo-code",
+             checkout_call(context, caf::make_message(actors::requote_atom::value, std::string{})));
   routes.add_websocket("/ws/checkouts/{checkout_id}", subscription(context, entity_kind::checkout, "checkout_id", "co_"));
 
   routes.add("GET", "/api/v1/events/{event_id}", [context](http_request& request, responder respond) {

@@ -309,6 +309,16 @@ batch_result commit_quota_batch(pqxx::connection& connection, const quota_batch&
   if (!transition(transaction, batch, batch.releases, "released", std::nullopt) ||
       !transition(transaction, batch, batch.expiries, "expired", batch.expiry_now_ms) || !extend(transaction, batch))
     return {batch_outcome::conflict, {}};  // rolled back by the transaction's destructor
+  // The holds trigger moves the code's uses and discount from the old code to the new one.
+  for (const auto& change : batch.discounts) {
+    auto updated = transaction.exec_params(
+        "UPDATE holds SET promo_code_id = NULLIF($3, ''), promo_code = NULLIF($4, ''), "
+        "discount_per_ticket_minor = $5, updated_at = now() "
+        "WHERE ticket_type_id = $1 AND checkout_id = $2 AND status = 'held'",
+        batch.ticket_type_id, change.checkout_id, change.promo_code_id, change.promo_code,
+        change.discount_per_ticket_minor);
+    if (updated.affected_rows() != 1) return {batch_outcome::conflict, {}};
+  }
   if (batch.new_capacity)
     transaction.exec_params("UPDATE ticket_types SET capacity = $1, updated_at = now() WHERE id = $2",
                             *batch.new_capacity, batch.ticket_type_id);

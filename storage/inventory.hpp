@@ -130,6 +130,14 @@ struct quota_batch {
     std::int64_t expires_at_ms;
   };
   std::vector<extension> extensions;
+  // A promo code applied to (or removed from) a live hold: its new code and discount.
+  struct discount_change {
+    std::string checkout_id;
+    std::string promo_code_id;  // empty: no code any more
+    std::string promo_code;
+    std::int64_t discount_per_ticket_minor = 0;
+  };
+  std::vector<discount_change> discounts;
   std::optional<std::int32_t> new_capacity;
   std::int64_t writer_generation = 0;  // from the quota's load
 };

@@ -89,8 +89,10 @@ BEGIN
               FROM updated_old) changes
           GROUP BY ticket_type_id) d
    WHERE t.id = d.ticket_type_id AND (d.held <> 0 OR d.sold <> 0);
-  -- A hold stops counting against its tier and its code when it stops being live.
-  IF EXISTS (SELECT 1 FROM updated_old WHERE tier_name IS NOT NULL OR promo_code_id IS NOT NULL) THEN
+  -- A hold stops counting against its tier and its code when it stops being live, and a code
+  -- applied to (or removed from) a live hold moves its use.
+  IF EXISTS (SELECT 1 FROM updated_old WHERE tier_name IS NOT NULL OR promo_code_id IS NOT NULL)
+     OR EXISTS (SELECT 1 FROM updated_new WHERE promo_code_id IS NOT NULL) THEN
     UPDATE price_tiers p
        SET taken = p.taken + d.taken
       FROM (SELECT ticket_type_id, tier_name, sum(taken) AS taken FROM (

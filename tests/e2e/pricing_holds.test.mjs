@@ -191,6 +191,60 @@ describe('pricing at hold time', () => {
   });
 });
 
+describe('pricing at hold time: applying and removing a code on a live checkout', () => {
+  let databaseUrl;
+  let node;
+  let organizer;
+
+  before(async () => {
+    databaseUrl = await createDatabase();
+    node = await startNode({ databaseUrl });
+    organizer = await signUp(node, 'pricing-requote');
+  });
+
+  after(async () => {
+    await killAllChildren();
+    if (databaseUrl) await dropDatabase(databaseUrl);
+  });
+
+  test('PUT and DELETE .../promo-code re-quote the checkout, and the code counts its uses exactly', async () => {
+    const { event, type } = await pricedEvent(node, organizer.key, { capacity: 10, price: 4000 });
+    const code = await addCode(node, organizer.key, event.id, { code: 'HALF', kind: 'percent_off', percent_off: '50', max_uses: 1 });
+    const uses = () => queryInt(databaseUrl, `SELECT uses FROM promo_codes WHERE id = '${code.id}'`);
+    const first = expectStatus(await holdWith(node, event.id, type.id), 201, 'first hold');
+    const second = expectStatus(await holdWith(node, event.id, type.id), 201, 'second hold');
+    assert.equal(first.quote.totals.gross.minor, 4000);
+    const promoPath = (id) => `/api/v1/checkouts/${id}/promo-code`;
+
+    const applied = expectStatus(await call(node, 'PUT', promoPath(first.id), { body: { promo_code: 'half' } }), 200, 'apply');
+    assert.equal(applied.quote.lines[0].promo_code, 'HALF');
+    assert.equal(applied.quote.lines[0].discount.minor, 2000);
+    assert.equal(applied.quote.totals.gross.minor, 2000);
+    assert.equal(await uses(), 1);
+    assert.deepEqual(expectStatus(await call(node, 'GET', `/api/v1/checkouts/${first.id}`), 200).quote, applied.quote);
+
+    // The code's one use is taken: the second checkout is refused and keeps its quote.
+    assertProblem(assert, await call(node, 'PUT', promoPath(second.id), { body: { promo_code: 'HALF' } }), 409, 'promo-code-exhausted');
+    assert.deepEqual(expectStatus(await call(node, 'GET', `/api/v1/checkouts/${second.id}`), 200).quote, second.quote);
+    assertProblem(assert, await call(node, 'PUT', promoPath(second.id), { body: { promo_code: 'NOPE' } }), 422, 'unknown-promo-code');
+    assertProblem(assert, await call(node, 'PUT', promoPath(second.id), { body: { code: 'HALF' } }), 422, 'unknown-field');
+    assert.equal(await uses(), 1);
+
+    // Removing it gives the use back, and the other buyer can have it.
+    const removed = expectStatus(await call(node, 'DELETE', promoPath(first.id)), 200, 'remove');
+    assert.equal(removed.quote.lines[0].promo_code, null);
+    assert.equal(removed.quote.totals.gross.minor, 4000);
+    assert.equal(await uses(), 0);
+    const moved = expectStatus(await call(node, 'PUT', promoPath(second.id), { body: { promo_code: 'HALF' } }), 200, 'apply to second');
+    assert.equal(moved.quote.totals.gross.minor, 2000);
+    assert.equal(await uses(), 1);
+
+    // A released checkout cannot be re-quoted.
+    expectStatus(await call(node, 'DELETE', `/api/v1/checkouts/${first.id}`), 200, 'release');
+    assertProblem(assert, await call(node, 'PUT', promoPath(first.id), { body: { promo_code: 'HALF' } }), 409, 'checkout-not-held');
+  });
+});
+
 describe('pricing at hold time: expired holds', () => {
   let databaseUrl;
   let node;
