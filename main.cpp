@@ -159,6 +159,7 @@ int run(const config::settings& values, const sigset_t& signals) {
   actor_config.set("scheduler.max-threads", values.actor_threads);
   supervision::add_supervision_error_category(actor_config);
   actors::add_inventory_error_category(actor_config);
+  actors::add_pricing_error_categories(actor_config);
   // Declared before the actor system so it outlives any actor (abandoned request actors too).
   cluster::router directory{static_cast<std::uint32_t>(values.shard_count)};
   caf::actor_system system{actor_config};

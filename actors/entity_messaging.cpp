@@ -3,6 +3,8 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
 
+#include "actors/pricing_config.hpp"
+
 namespace eventstripe::actors {
 
 void tell_entity(const services& shared, entity_kind kind, const std::string& key, caf::message payload) {
@@ -65,6 +67,15 @@ inventory_errc inventory_code(const caf::error& failure) { return static_cast<in
 void add_inventory_error_category(caf::actor_system_config& config) {
   config.add_error_category(caf::atom("inventory"), [](std::uint8_t code, caf::atom_value, const caf::message&) {
     return std::string{"inventory: "} + to_string(static_cast<inventory_errc>(code));
+  });
+}
+
+void add_pricing_error_categories(caf::actor_system_config& config) {
+  config.add_error_category(caf::atom("pricing"), [](std::uint8_t code, caf::atom_value, const caf::message&) {
+    return std::string{"pricing: "} + pricing::to_string(static_cast<pricing::pricing_errc>(code));
+  });
+  config.add_error_category(caf::atom("pricecfg"), [](std::uint8_t code, caf::atom_value, const caf::message&) {
+    return std::string{"pricing configuration: "} + to_string(static_cast<pricing_config_errc>(code));
   });
 }
 

@@ -92,6 +92,9 @@ inventory_errc inventory_code(const caf::error& failure);
 
 // Registers the category so CAF renders these errors by name.
 void add_inventory_error_category(caf::actor_system_config& config);
+// Registers the pricing rules' and the pricing configuration's categories (pricing_config.hpp),
+// so their errors print by name in logs.
+void add_pricing_error_categories(caf::actor_system_config& config);
 
 // --- quota -----------------------------------------------------------------------------------
 

@@ -50,6 +50,7 @@ inline caf::actor_system_config& testing_config(caf::actor_system_config& config
   config.set("logger.console-verbosity", caf::atom("quiet"));
   supervision::add_supervision_error_category(config);
   actors::add_inventory_error_category(config);
+  actors::add_pricing_error_categories(config);
   return config;
 }
 
