@@ -474,6 +474,16 @@ void settle_discounts(checkout_actor* self) {
                                     entry.line.pricing.discount_per_ticket_minor * entry.line.quantity));
 }
 
+// Every quota answered: the event counts what the holds now carry (whatever failed), and the
+// buyer gets the new quote or the first failure.
+void finish_requote(checkout_actor* self, const caf::error& failure, caf::response_promise& promise) {
+  settle_discounts(self);
+  unblock(self);
+  if (failure) return promise.deliver(failure);
+  promise.deliver(self->state.view);
+  push(self, "requoted");
+}
+
 // Applies `promo_code` (empty: removes the code) to a held checkout: the event prices its lines
 // again and takes the code's uses, each quota re-discounts its hold at the price it was taken
 // at, and the checkout answers with its new quote.
@@ -502,20 +512,11 @@ caf::result<checkout_view> requote(checkout_actor* self, const std::string& prom
               [self, remaining, first_failure, promise](held_line& line) mutable {
                 for (auto& entry : self->state.view.lines)
                   if (entry.line.ticket_type_id == line.ticket_type_id) entry.line.pricing = line.pricing;
-                if (--*remaining > 0) return;
-                // The event counts what the holds now carry, whatever failed.
-                settle_discounts(self);
-                unblock(self);
-                if (*first_failure) return promise.deliver(*first_failure);
-                promise.deliver(self->state.view);
-                push(self, "requoted");
+                if (--*remaining == 0) finish_requote(self, *first_failure, promise);
               },
               [self, remaining, first_failure, promise](caf::error& failure) mutable {
                 if (!*first_failure) *first_failure = failure;
-                if (--*remaining > 0) return;
-                settle_discounts(self);
-                unblock(self);
-                promise.deliver(*first_failure);
+                if (--*remaining == 0) finish_requote(self, *first_failure, promise);
               });
         }
       },

@@ -554,6 +554,16 @@ caf::error price_checkout(const event_state& state, checkout_request& request, s
   return {};
 }
 
+// Takes the code uses price_checkout decided for each line of the checkout.
+void reserve_codes(event_state& state, const checkout_request& request) {
+  for (std::size_t i = 0; i < request.items.size(); ++i) {
+    const auto& line = request.pricing[i];
+    if (line.promo_code_id.empty()) continue;
+    state.ledger.reserve(request.checkout_id, request.items[i].ticket_type_id, line.promo_code_id,
+                         request.buyer_email, request.items[i].quantity, line.discount_allowance_minor);
+  }
+}
+
 caf::result<checkout_request> prepare(event_actor* self, checkout_request& request) {
   auto& state = self->state;
   if (!state.exists) return forget(self);
@@ -583,12 +593,7 @@ caf::result<checkout_request> prepare(event_actor* self, checkout_request& reque
   add_active(state, request.checkout_id, request.buyer_email, request.client_address);
   // The code's uses are taken now, before any quota holds a seat with it: a code with 100 uses
   // is used exactly 100 times however many buyers ask at once.
-  for (std::size_t i = 0; i < request.items.size(); ++i) {
-    const auto& line = request.pricing[i];
-    if (line.promo_code_id.empty()) continue;
-    state.ledger.reserve(request.checkout_id, request.items[i].ticket_type_id, line.promo_code_id,
-                         request.buyer_email, request.items[i].quantity, line.discount_allowance_minor);
-  }
+  reserve_codes(state, request);
   return request;
 }
 
@@ -614,12 +619,7 @@ caf::result<checkout_request> requote(event_actor* self, checkout_request& reque
     restore();
     return failure;
   }
-  for (std::size_t i = 0; i < request.items.size(); ++i) {
-    const auto& line = request.pricing[i];
-    if (line.promo_code_id.empty()) continue;
-    state.ledger.reserve(request.checkout_id, request.items[i].ticket_type_id, line.promo_code_id,
-                         request.buyer_email, request.items[i].quantity, line.discount_allowance_minor);
-  }
+  reserve_codes(state, request);
   return request;
 }
 

@@ -190,6 +190,23 @@ struct priced_hold {
   line_pricing pricing;
 };
 
+// The discount per ticket the event's code gives at `unit_price_minor`, within the allowance the
+// event reserved for the line (the event checked the code's window, scope and uses).
+pricing::expected<std::int64_t> discount_of(const line_pricing& line, const std::string& ticket_type_id,
+                                            std::int32_t quantity, std::int64_t unit_price_minor,
+                                            std::int64_t now_ms) {
+  if (line.promo_code_id.empty()) return std::int64_t{0};
+  pricing::promo_code code;
+  code.code = line.promo_code;
+  code.kind = static_cast<pricing::promo_kind>(line.promo_kind);
+  code.percent_off = pricing::basis_points{line.promo_percent_bp};
+  code.amount_minor = line.promo_amount_minor;
+  code.budget_minor = line.discount_allowance_minor;
+  auto grant = pricing::apply_promo(code, {}, {ticket_type_id, quantity, unit_price_minor, now_ms});
+  if (!grant) return grant.error();
+  return grant->discount_per_ticket_minor;
+}
+
 pricing::expected<priced_hold> price_hold(const quota_state& state, const batch_plan& plan,
                                           const reserve_request& request, std::int64_t now_ms) {
   priced_hold priced;
@@ -201,18 +218,9 @@ pricing::expected<priced_hold> price_hold(const quota_state& state, const batch_
   priced.tier = tier->index;
   priced.unit_price_minor = tier->unit_price_minor;
   priced.pricing.tier = tier->name;
-  priced.pricing.discount_per_ticket_minor = 0;
-  if (request.pricing.promo_code_id.empty()) return priced;
-  pricing::promo_code code;
-  code.code = request.pricing.promo_code;
-  code.kind = static_cast<pricing::promo_kind>(request.pricing.promo_kind);
-  code.percent_off = pricing::basis_points{request.pricing.promo_percent_bp};
-  code.amount_minor = request.pricing.promo_amount_minor;
-  code.budget_minor = request.pricing.discount_allowance_minor;
-  // The event checked the window, scope and uses; here only the amount is decided.
-  auto grant = pricing::apply_promo(code, {}, {state.ticket_type_id, request.quantity, priced.unit_price_minor, now_ms});
-  if (!grant) return grant.error();
-  priced.pricing.discount_per_ticket_minor = grant->discount_per_ticket_minor;
+  auto discount = discount_of(request.pricing, state.ticket_type_id, request.quantity, priced.unit_price_minor, now_ms);
+  if (!discount) return discount.error();
+  priced.pricing.discount_per_ticket_minor = *discount;
   return priced;
 }
 
@@ -269,25 +277,15 @@ decision decide_change(quota_actor* self, pending_op& op, batch_plan& plan) {
   plan.touched.insert(op.checkout_id);
   if (op.type == pending_op::kind::discount) {
     // The tier and unit price stay as locked; only the code and its discount change.
-    std::int64_t discount = 0;
-    if (!op.pricing.promo_code_id.empty()) {
-      pricing::promo_code code;
-      code.code = op.pricing.promo_code;
-      code.kind = static_cast<pricing::promo_kind>(op.pricing.promo_kind);
-      code.percent_off = pricing::basis_points{op.pricing.promo_percent_bp};
-      code.amount_minor = op.pricing.promo_amount_minor;
-      code.budget_minor = op.pricing.discount_allowance_minor;
-      auto grant = pricing::apply_promo(code, {}, {state.ticket_type_id, hold->second.quantity,
-                                                   hold->second.unit_price_minor, state.shared->now_ms(self->clock())});
-      if (!grant) {
-        op.promise.deliver(caf::make_error(inventory_code_of(grant.error().code)));
-        plan.touched.erase(op.checkout_id);
-        return decision::answered;
-      }
-      discount = grant->discount_per_ticket_minor;
+    auto discount = discount_of(op.pricing, state.ticket_type_id, hold->second.quantity,
+                                hold->second.unit_price_minor, state.shared->now_ms(self->clock()));
+    if (!discount) {
+      op.promise.deliver(caf::make_error(inventory_code_of(discount.error().code)));
+      plan.touched.erase(op.checkout_id);
+      return decision::answered;
     }
-    state.batch.discounts.push_back({op.checkout_id, op.pricing.promo_code_id, op.pricing.promo_code, discount});
-    op.pricing.discount_per_ticket_minor = discount;
+    state.batch.discounts.push_back({op.checkout_id, op.pricing.promo_code_id, op.pricing.promo_code, *discount});
+    op.pricing.discount_per_ticket_minor = *discount;
     return decision::batched;
   }
   if (op.type == pending_op::kind::release) {
