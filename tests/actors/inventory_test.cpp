@@ -226,7 +226,8 @@ TEST_CASE("a quantity tier gives exactly its seats, takes them back from ended h
     transaction.commit();
   }
   auto price_of = [&](const std::string& checkout_id, const std::string& email) {
-    const auto& view = held(create(fixture, request_for(checkout_id, {{"tt_a", 1}}, email)));
+    auto answer = create(fixture, request_for(checkout_id, {{"tt_a", 1}}, email));
+    const auto& view = held(answer);
     return std::make_pair(view.lines.at(0).line.unit_price_minor, view.lines.at(0).line.pricing.tier);
   };
   auto tier_taken = [&] { return fixture.query_int("SELECT taken FROM price_tiers WHERE ticket_type_id = 'tt_a'"); };
@@ -243,7 +244,8 @@ TEST_CASE("a quantity tier gives exactly its seats, takes them back from ended h
   fixture.restart_regions();
   CHECK(price_of("co_5", "e@example.com") == std::make_pair(std::int64_t{2500}, std::string{}));
   // A hold keeps the price it was taken at: read back, co_2 is still at the tier's price.
-  const auto& read = held(fixture.ask<checkout_view>(entity_kind::checkout, "co_2", caf::make_message(actors::view_atom::value)));
+  auto answer = fixture.ask<checkout_view>(entity_kind::checkout, "co_2", caf::make_message(actors::view_atom::value));
+  const auto& read = held(answer);
   CHECK(read.lines.at(0).line.unit_price_minor == 1000);
   CHECK(read.lines.at(0).line.pricing.tier == "Early bird");
   // Expiry gives the tier seats back as well.
