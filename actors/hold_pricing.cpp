@@ -74,76 +74,71 @@ void append_text_or_null(std::string& out, const std::string& text) {
   else append_json_string(out, text);
 }
 
-void append_field(std::string& out, const char* name, bool first = false) {
-  if (!first) out += ',';
-  append_json_key(out, name);
-}
-
 }  // namespace
 
 void append_quote_json(std::string& out, const pricing::quote& priced) {
   const auto& currency = priced.currency;
   out += '{';
-  append_field(out, "currency", true);
+  append_json_field(out, "currency", true);
   append_json_string(out, currency);
-  append_field(out, "tax_mode");
+  append_json_field(out, "tax_mode");
   out += priced.mode == pricing::tax_mode::inclusive ? "\"inclusive\"" : "\"exclusive\"";
-  append_field(out, "reverse_charge");
+  append_json_field(out, "reverse_charge");
   out += priced.reverse_charge ? "true" : "false";
-  append_field(out, "buyer_vat_id");
+  append_json_field(out, "buyer_vat_id");
   append_text_or_null(out, priced.buyer_vat_id);
-  append_field(out, "lines");
+  append_json_field(out, "lines");
   out += '[';
   for (std::size_t i = 0; i < priced.lines.size(); ++i) {
     const auto& line = priced.lines[i];
     if (i > 0) out += ',';
     out += '{';
-    append_field(out, "ticket_type_id", true);
+    append_json_field(out, "ticket_type_id", true);
     append_json_string(out, line.ticket_type_id);
-    append_field(out, "tier");
+    append_json_field(out, "tier");
     append_text_or_null(out, line.tier);
-    append_field(out, "unit_price");
+    append_json_field(out, "unit_price");
     append_money_json(out, line.unit_price_minor, currency);
-    append_field(out, "quantity");
+    append_json_field(out, "quantity");
     out += std::to_string(line.quantity);
-    append_field(out, "discount");
+    append_json_field(out, "discount");
     append_money_json(out, line.discount_minor, currency);
-    append_field(out, "promo_code");
+    append_json_field(out, "promo_code");
     append_text_or_null(out, line.promo_code);
-    append_field(out, "fee");
+    append_json_field(out, "fee");
     append_money_json(out, line.fee_minor, currency);
-    append_field(out, "fee_absorbed");
+    append_json_field(out, "fee_absorbed");
     out += line.fee_absorbed ? "true" : "false";
-    append_field(out, "net");
+    append_json_field(out, "net");
     append_money_json(out, line.net_minor, currency);
-    append_field(out, "tax_rate_bp");
+    append_json_field(out, "tax_rate_bp");
     out += std::to_string(line.tax_rate.value);
-    append_field(out, "tax_rate");
+    append_json_field(out, "tax_rate");
     append_json_string(out, pricing::percent_string(line.tax_rate));
-    append_field(out, "tax");
+    append_json_field(out, "tax");
     append_money_json(out, line.tax_minor, currency);
-    append_field(out, "gross");
+    append_json_field(out, "gross");
     append_money_json(out, line.gross_minor, currency);
     out += '}';
   }
   out += ']';
   const auto& totals = priced.totals;
-  append_field(out, "totals");
+  append_json_field(out, "totals");
   out += '{';
-  append_field(out, "discount", true);
+  append_json_field(out, "discount", true);
   append_money_json(out, totals.discount_minor, currency);
-  append_field(out, "fee");
+  append_json_field(out, "fee");
   append_money_json(out, totals.fee_minor, currency);
-  append_field(out, "fee_absorbed");
+  append_json_field(out, "fee_absorbed");
   append_money_json(out, totals.fee_absorbed_minor, currency);
-  append_field(out, "net");
+  append_json_field(out, "net");
   append_money_json(out, totals.net_minor, currency);
-  append_field(out, "tax");
+  append_json_field(out, "tax");
   append_money_json(out, totals.tax_minor, currency);
-  append_field(out, "gross");
+  append_json_field(out, "gross");
   append_money_json(out, totals.gross_minor, currency);
   out += '}';
-  append_field(out, "notes");
+  append_json_field(out, "notes");
   out += '[';
   for (std::size_t i = 0; i < priced.notes.size(); ++i) {
     if (i > 0) out += ',';

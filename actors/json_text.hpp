@@ -38,4 +38,10 @@ inline void append_json_key(std::string& out, std::string_view name) {
   out += "\":";
 }
 
+// Appends `,"name":`, or `"name":` for the first field of an object.
+inline void append_json_field(std::string& out, std::string_view name, bool first = false) {
+  if (!first) out += ',';
+  append_json_key(out, name);
+}
+
 }  // namespace eventstripe::actors
