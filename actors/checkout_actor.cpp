@@ -465,19 +465,21 @@ caf::result<checkout_view> extend(checkout_actor* self) {
   return promise;
 }
 
-void settle_discounts(checkout_actor* self) {
+// After a re-quote: the event counts each held line's code as its quota committed it.
+void settle_codes(checkout_actor* self) {
   const auto& view = self->state.view;
   for (const auto& entry : view.lines)
-    if (!entry.line.pricing.promo_code_id.empty())
+    if (entry.status == "held")
       tell_entity(*self->state.shared, entity_kind::event, view.event_id,
                   caf::make_message(settled_atom::value, view.id, entry.line.ticket_type_id,
+                                    entry.line.pricing.promo_code_id, entry.line.quantity,
                                     entry.line.pricing.discount_per_ticket_minor * entry.line.quantity));
 }
 
 // Every quota answered: the event counts what the holds now carry (whatever failed), and the
 // buyer gets the new quote or the first failure.
 void finish_requote(checkout_actor* self, const caf::error& failure, caf::response_promise& promise) {
-  settle_discounts(self);
+  settle_codes(self);
   unblock(self);
   if (failure) return promise.deliver(failure);
   promise.deliver(self->state.view);
@@ -497,7 +499,8 @@ caf::result<checkout_view> requote(checkout_actor* self, const std::string& prom
   request.buyer_email = state.view.buyer_email;
   request.promo_code = promo_code;
   request.buyer_vat_id = state.view.taxation.buyer_vat_id;
-  for (const auto& entry : state.view.lines) request.items.push_back({entry.line.ticket_type_id, entry.line.quantity});
+  for (const auto& entry : state.view.lines)
+    if (entry.status == "held") request.items.push_back({entry.line.ticket_type_id, entry.line.quantity});
   auto promise = self->make_response_promise();
   block(self);
   ask<checkout_request>(

@@ -4,6 +4,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <stdexcept>
 #include <unordered_map>
@@ -53,6 +54,9 @@ struct event_state {
   std::unordered_map<std::string, std::pair<std::string, std::string>> active;  // checkout -> (email, address)
   std::unordered_map<std::string, std::int32_t> by_email;
   std::unordered_map<std::string, std::int32_t> by_address;
+  // Checkouts prepared here: the ticket types whose holds still live. A checkout stops counting
+  // against its buyer when the last of them ends (after a reload: when the first ends).
+  std::unordered_map<std::string, std::set<std::string>> live_lines;
   std::vector<push_sink_pointer> subscribers;
   bool push_armed = false;
   bool dirty = false;
@@ -81,12 +85,22 @@ void add_active(event_state& state, const std::string& checkout_id, const std::s
 }
 
 void remove_active(event_state& state, const std::string& checkout_id) {
+  state.live_lines.erase(checkout_id);
   auto found = state.active.find(checkout_id);
   if (found == state.active.end()) return;
   auto& [email, address] = found->second;
   if (--state.by_email[email] <= 0) state.by_email.erase(email);
   if (--state.by_address[address] <= 0) state.by_address.erase(address);
   state.active.erase(found);
+}
+
+// One line of the checkout ended: the checkout stops counting when none is left.
+void line_ended(event_state& state, const std::string& checkout_id, const std::string& ticket_type_id) {
+  if (auto lines = state.live_lines.find(checkout_id); lines != state.live_lines.end()) {
+    lines->second.erase(ticket_type_id);
+    if (!lines->second.empty()) return;
+  }
+  remove_active(state, checkout_id);
 }
 
 void push_availability(event_actor* self) {
@@ -591,6 +605,8 @@ caf::result<checkout_request> prepare(event_actor* self, checkout_request& reque
     return caf::make_error(inventory_errc::buyer_limit);
   if (auto failure = price_checkout(state, request, now)) return failure;
   add_active(state, request.checkout_id, request.buyer_email, request.client_address);
+  auto& lines = state.live_lines[request.checkout_id];
+  for (const auto& item : request.items) lines.insert(item.ticket_type_id);
   // The code's uses are taken now, before any quota holds a seat with it: a code with 100 uses
   // is used exactly 100 times however many buyers ask at once.
   reserve_codes(state, request);
@@ -615,11 +631,11 @@ caf::result<checkout_request> requote(event_actor* self, checkout_request& reque
       restore();
       return caf::make_error(inventory_errc::unknown_ticket_type);
     }
-  if (auto failure = price_checkout(state, request, now)) {
-    restore();
-    return failure;
-  }
-  reserve_codes(state, request);
+  auto failure = price_checkout(state, request, now);
+  // The lines keep counting against their current codes until the quotas have changed the
+  // holds; the checkout then reports what each line carries (the settled message with a code).
+  restore();
+  if (failure) return failure;
   return request;
 }
 
@@ -724,7 +740,16 @@ caf::behavior running(event_actor* self) {
       // One line's hold ended (expired or released): its code uses come back.
       [self](holds_ended_atom, const std::string& checkout_id, const std::string& ticket_type_id) {
         self->state.ledger.release(checkout_id, ticket_type_id);
-        remove_active(self->state, checkout_id);
+        line_ended(self->state, checkout_id, ticket_type_id);
+      },
+      // A re-quoted line as its quota committed it: the code it now carries (none: empty), its
+      // uses and its discount replace what the line counted before.
+      [self](settled_atom, const std::string& checkout_id, const std::string& ticket_type_id,
+             const std::string& code_id, std::int32_t uses, std::int64_t discount_minor) {
+        auto& state = self->state;
+        auto buyer = state.active.find(checkout_id);
+        if (code_id.empty() || buyer == state.active.end()) return state.ledger.release(checkout_id, ticket_type_id);
+        state.ledger.reserve(checkout_id, ticket_type_id, code_id, buyer->second.first, uses, discount_minor);
       },
       // The quota priced a line: its actual discount replaces the allowance reserved for it.
       [self](settled_atom, const std::string& checkout_id, const std::string& ticket_type_id,

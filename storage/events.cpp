@@ -73,6 +73,10 @@ std::optional<std::string> first_tier_below_taken(pqxx::transaction_base& transa
 // on it); positions may swap within the transaction because their uniqueness is checked at commit.
 // A tier left out is deleted if nothing is taken at it and retired (position NULL) otherwise.
 void write_tiers(pqxx::work& transaction, const std::string& ticket_type_id, const std::vector<price_tier_row>& tiers) {
+  // A new writer generation: a quota batch priced on the old tiers can no longer commit (it
+  // reloads), and the row lock orders this write against the quota's batches.
+  transaction.exec_params("UPDATE ticket_types SET writer_generation = writer_generation + 1 WHERE id = $1",
+                          ticket_type_id);
   std::vector<std::string> names;
   for (const auto& tier : tiers) names.push_back(tier.name);
   auto names_json = nlohmann::json(names).dump();

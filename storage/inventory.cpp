@@ -304,8 +304,8 @@ batch_result commit_quota_batch(pqxx::connection& connection, const quota_batch&
     return {batch_outcome::fenced, {}};
   if (transaction.exec_prepared(writer_statement, batch.ticket_type_id, batch.writer_generation).empty())
     return {batch_outcome::conflict, {}};  // a newer activation owns it now
-  batch_result result;
-  if (!batch.holds.empty()) result.refused_holds = insert_holds(transaction, batch);
+  // What frees seats, tier places and code uses goes first: the quota decided this batch's new
+  // holds on the counters after its releases and expiries, and the CHECKs judge each statement.
   if (!transition(transaction, batch, batch.releases, "released", std::nullopt) ||
       !transition(transaction, batch, batch.expiries, "expired", batch.expiry_now_ms) || !extend(transaction, batch))
     return {batch_outcome::conflict, {}};  // rolled back by the transaction's destructor
@@ -322,6 +322,8 @@ batch_result commit_quota_batch(pqxx::connection& connection, const quota_batch&
   if (batch.new_capacity)
     transaction.exec_params("UPDATE ticket_types SET capacity = $1, updated_at = now() WHERE id = $2",
                             *batch.new_capacity, batch.ticket_type_id);
+  batch_result result;
+  if (!batch.holds.empty()) result.refused_holds = insert_holds(transaction, batch);
   transaction.commit();
   return result;
 }

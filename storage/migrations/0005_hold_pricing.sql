@@ -48,6 +48,9 @@ END $$;
 -- (taken <= quantity, uses <= max_uses, discount_spent_minor <= budget_minor) the database itself
 -- refuses a transaction that would give a tier or a code more than the organizer allowed.
 CREATE OR REPLACE FUNCTION holds_count_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  tiers_named integer;
+  tiers_counted integer;
 BEGIN
   UPDATE ticket_types t
      SET held = t.held + d.held, sold = t.sold + d.sold, updated_at = now()
@@ -62,6 +65,13 @@ BEGIN
       FROM (SELECT ticket_type_id, tier_name, sum(quantity) AS taken FROM inserted
              WHERE tier_name IS NOT NULL AND status IN ('held', 'sold') GROUP BY ticket_type_id, tier_name) d
      WHERE p.ticket_type_id = d.ticket_type_id AND p.name = d.tier_name;
+    -- A hold at a tier that no longer exists would be counted nowhere.
+    GET DIAGNOSTICS tiers_counted = ROW_COUNT;
+    SELECT count(DISTINCT (ticket_type_id, tier_name)) INTO tiers_named FROM inserted
+     WHERE tier_name IS NOT NULL AND status IN ('held', 'sold');
+    IF tiers_counted <> tiers_named THEN
+      RAISE EXCEPTION 'a hold names a price tier that does not exist' USING ERRCODE = 'foreign_key_violation';
+    END IF;
   END IF;
   IF EXISTS (SELECT 1 FROM inserted WHERE promo_code_id IS NOT NULL AND status IN ('held', 'sold')) THEN
     UPDATE promo_codes c

@@ -348,3 +348,66 @@ TEST_CASE("the schema refuses holds and checkouts that name rows which do not ex
   insert_hold("co_x", "tt_a");
   CHECK(held_count(fixture, "tt_a") == 1);
 }
+
+TEST_CASE("a batch may hold the seat, tier place and code use that a release in the same batch gives back") {
+  inventory_fixture fixture;
+  fixture.add_ticket_type("tt_a", 1);
+  {
+    auto connection = fixture.database.connect();
+    pqxx::work transaction{connection};
+    transaction.exec("INSERT INTO price_tiers (ticket_type_id, name, position, price_minor, quantity) "
+                     "VALUES ('tt_a', 'Early bird', 0, 1000, 1)");
+    transaction.commit();
+  }
+  held(create(fixture, request_for("co_1", {{"tt_a", 1}})));  // the seat and the tier place are taken
+  CHECK(fixture.query_int("SELECT taken FROM price_tiers WHERE ticket_type_id = 'tt_a'") == 1);
+
+  // What the quota would commit when a release and a new hold meet in one batch.
+  auto& connection = fixture.runner.connection();
+  auto epochs = eventstripe::storage::claim_all_shards(connection, eventstripe::test_support::test_node, eventstripe::test_support::test_shard_count);
+  auto snapshot = eventstripe::storage::load_quota(connection, "tt_a");
+  REQUIRE(snapshot);
+  auto shard = static_cast<std::int32_t>(fixture.directory.shard_of("tt_a"));
+  eventstripe::storage::quota_batch batch;
+  batch.ticket_type_id = "tt_a";
+  batch.currency = "EUR";
+  batch.shard = shard;
+  batch.epoch = epochs.at(static_cast<std::size_t>(shard));
+  batch.node_id = eventstripe::test_support::test_node;
+  batch.writer_generation = snapshot->writer_generation;
+  batch.releases.push_back("co_1");
+  eventstripe::storage::hold_pricing_row at_tier;
+  at_tier.tier_name = "Early bird";
+  batch.holds.push_back({"co_2", test_event, "second@example.com", "192.0.2.1", 1, "00", "", 1, 1000,
+                         fixture.now_ms() + 600'000, at_tier, {}});
+  auto result = eventstripe::storage::commit_quota_batch(connection, batch);
+  CHECK(result.outcome == eventstripe::storage::batch_outcome::committed);
+  CHECK(result.refused_holds.empty());
+  CHECK(hold_status(fixture, "co_1", "tt_a") == "released");
+  CHECK(hold_status(fixture, "co_2", "tt_a") == "held");
+  CHECK(held_count(fixture, "tt_a") == 1);
+  CHECK(fixture.query_int("SELECT taken FROM price_tiers WHERE ticket_type_id = 'tt_a'") == 1);
+}
+
+TEST_CASE("a checkout with several lines counts against its buyer until its last line ends") {
+  inventory_fixture fixture;
+  fixture.add_ticket_type("tt_a", 10);
+  fixture.add_ticket_type("tt_b", 10);
+  auto limit = static_cast<int>(fixture.shared->limits.buyer_checkouts_max);
+  for (int i = 0; i < limit; ++i)
+    held(create(fixture, request_for("co_" + std::to_string(i), {{"tt_a", 1}, {"tt_b", 1}})));
+  CHECK(error_of(create(fixture, request_for("co_over", {{"tt_a", 1}}))) == inventory_errc::buyer_limit);
+  // One line of the first checkout ends (its quotas tell the event line by line).
+  auto event_region = fixture.directory.region_for(eventstripe::test_support::test_event);
+  caf::anon_send(event_region, eventstripe::actors::tell_atom::value, entity_kind::event,
+                 eventstripe::test_support::test_event,
+                 caf::make_message(eventstripe::actors::holds_ended_atom::value, std::string{"co_0"}, std::string{"tt_a"}));
+  fixture.scheduler.run();
+  CHECK(error_of(create(fixture, request_for("co_over2", {{"tt_a", 1}}))) == inventory_errc::buyer_limit);
+  // Its last line ends too: the buyer may hold again.
+  caf::anon_send(event_region, eventstripe::actors::tell_atom::value, entity_kind::event,
+                 eventstripe::test_support::test_event,
+                 caf::make_message(eventstripe::actors::holds_ended_atom::value, std::string{"co_0"}, std::string{"tt_b"}));
+  fixture.scheduler.run();
+  held(create(fixture, request_for("co_again", {{"tt_a", 1}})));
+}
