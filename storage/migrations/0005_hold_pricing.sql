@@ -74,6 +74,9 @@ BEGIN
     END IF;
   END IF;
   IF EXISTS (SELECT 1 FROM inserted WHERE promo_code_id IS NOT NULL AND status IN ('held', 'sold')) THEN
+    -- Quotas of different ticket types share codes: lock them in id order, so two batches never
+    -- wait for each other's codes the other way round (a deadlock would fail one of them).
+    PERFORM 1 FROM promo_codes WHERE id IN (SELECT promo_code_id FROM inserted) ORDER BY id FOR NO KEY UPDATE;
     UPDATE promo_codes c
        SET uses = c.uses + d.uses, discount_spent_minor = c.discount_spent_minor + d.discount
       FROM (SELECT promo_code_id, sum(quantity) AS uses, sum(quantity * discount_per_ticket_minor) AS discount
@@ -113,6 +116,9 @@ BEGIN
                WHERE tier_name IS NOT NULL AND status IN ('held', 'sold')) changes
              GROUP BY ticket_type_id, tier_name) d
      WHERE p.ticket_type_id = d.ticket_type_id AND p.name = d.tier_name AND d.taken <> 0;
+    PERFORM 1 FROM promo_codes
+      WHERE id IN (SELECT promo_code_id FROM updated_new UNION SELECT promo_code_id FROM updated_old)
+      ORDER BY id FOR NO KEY UPDATE;
     UPDATE promo_codes c
        SET uses = c.uses + d.uses, discount_spent_minor = c.discount_spent_minor + d.discount
       FROM (SELECT promo_code_id, sum(uses) AS uses, sum(discount) AS discount FROM (
