@@ -76,47 +76,18 @@ std::vector<promo_code_row> load_promo_codes(pqxx::transaction_base& transaction
   return codes;
 }
 
-write_outcome insert_promo_code(pqxx::connection& connection, std::int32_t shard, std::int64_t epoch,
-                                const std::string& node_id, const promo_code_row& code, promo_code_row& written) {
-  pqxx::work transaction{connection};
-  if (!sql::owns_shard(transaction, shard, epoch, node_id)) return write_outcome::fenced;
-  pqxx::result rows;
-  try {
-    rows = transaction.exec_params(
-        "INSERT INTO promo_codes (id, event_id, code, kind, percent_off_bp, amount_minor, currency, ticket_type_ids, "
-        "valid_from, valid_until, max_uses, max_uses_per_buyer, budget_minor, active) VALUES ($1, $2, $3, $4, $5, $6, "
-        "$7, " +
-            ticket_type_ids_parameter(8) + ", " + optional_time_parameter(9) + ", " + optional_time_parameter(10) +
-            ", $11, $12, $13, $14) RETURNING " + promo_code_columns(),
-        code.id, code.event_id, code.code, code.kind, code.percent_off_bp, code.amount_minor, code.currency,
-        ticket_type_ids_json(code), code.valid_from_ms, code.valid_until_ms, code.max_uses, code.max_uses_per_buyer,
-        code.budget_minor, code.active);
-  } catch (const pqxx::unique_violation& failure) {
-    if (names_constraint(failure, "promo_codes_event_id_code_key")) return write_outcome::duplicate_code;
-    throw;
-  }
-  written = read_promo_code(rows[0]);
-  transaction.commit();
-  return write_outcome::written;
-}
+namespace {
 
-write_outcome update_promo_code(pqxx::connection& connection, std::int32_t shard, std::int64_t epoch,
-                                const std::string& node_id, const promo_code_row& code, promo_code_row& written) {
+// One fenced write of a promo code that answers the written row. The database's constraints
+// decide duplicates (the case-insensitive unique code) and limits below the counters.
+template <class Statement>
+write_outcome write_promo_code(pqxx::connection& connection, std::int32_t shard, std::int64_t epoch,
+                               const std::string& node_id, promo_code_row& written, Statement statement) {
   pqxx::work transaction{connection};
   if (!sql::owns_shard(transaction, shard, epoch, node_id)) return write_outcome::fenced;
   pqxx::result rows;
   try {
-    rows = transaction.exec_params(
-        "UPDATE promo_codes SET code = $3, percent_off_bp = $4, amount_minor = $5, currency = $6, "
-        "ticket_type_ids = " +
-            ticket_type_ids_parameter(7) + ", valid_from = " + optional_time_parameter(8) +
-            ", valid_until = " + optional_time_parameter(9) +
-            ", max_uses = $10, max_uses_per_buyer = $11, budget_minor = $12, active = $13, updated_at = now() "
-            "WHERE id = $1 AND event_id = $2 RETURNING " +
-            promo_code_columns(),
-        code.id, code.event_id, code.code, code.percent_off_bp, code.amount_minor, code.currency,
-        ticket_type_ids_json(code), code.valid_from_ms, code.valid_until_ms, code.max_uses, code.max_uses_per_buyer,
-        code.budget_minor, code.active);
+    rows = statement(transaction);
   } catch (const pqxx::unique_violation& failure) {
     if (names_constraint(failure, "promo_codes_event_id_code_key")) return write_outcome::duplicate_code;
     throw;
@@ -130,6 +101,40 @@ write_outcome update_promo_code(pqxx::connection& connection, std::int32_t shard
   written = read_promo_code(rows[0]);
   transaction.commit();
   return write_outcome::written;
+}
+
+}  // namespace
+
+write_outcome insert_promo_code(pqxx::connection& connection, std::int32_t shard, std::int64_t epoch,
+                                const std::string& node_id, const promo_code_row& code, promo_code_row& written) {
+  return write_promo_code(connection, shard, epoch, node_id, written, [&code](pqxx::work& transaction) {
+    return transaction.exec_params(
+        "INSERT INTO promo_codes (id, event_id, code, kind, percent_off_bp, amount_minor, currency, ticket_type_ids, "
+        "valid_from, valid_until, max_uses, max_uses_per_buyer, budget_minor, active) VALUES ($1, $2, $3, $4, $5, $6, "
+        "$7, " +
+            ticket_type_ids_parameter(8) + ", " + optional_time_parameter(9) + ", " + optional_time_parameter(10) +
+            ", $11, $12, $13, $14) RETURNING " + promo_code_columns(),
+        code.id, code.event_id, code.code, code.kind, code.percent_off_bp, code.amount_minor, code.currency,
+        ticket_type_ids_json(code), code.valid_from_ms, code.valid_until_ms, code.max_uses, code.max_uses_per_buyer,
+        code.budget_minor, code.active);
+  });
+}
+
+write_outcome update_promo_code(pqxx::connection& connection, std::int32_t shard, std::int64_t epoch,
+                                const std::string& node_id, const promo_code_row& code, promo_code_row& written) {
+  return write_promo_code(connection, shard, epoch, node_id, written, [&code](pqxx::work& transaction) {
+    return transaction.exec_params(
+        "UPDATE promo_codes SET code = $3, percent_off_bp = $4, amount_minor = $5, currency = $6, "
+        "ticket_type_ids = " +
+            ticket_type_ids_parameter(7) + ", valid_from = " + optional_time_parameter(8) +
+            ", valid_until = " + optional_time_parameter(9) +
+            ", max_uses = $10, max_uses_per_buyer = $11, budget_minor = $12, active = $13, updated_at = now() "
+            "WHERE id = $1 AND event_id = $2 RETURNING " +
+            promo_code_columns(),
+        code.id, code.event_id, code.code, code.percent_off_bp, code.amount_minor, code.currency,
+        ticket_type_ids_json(code), code.valid_from_ms, code.valid_until_ms, code.max_uses, code.max_uses_per_buyer,
+        code.budget_minor, code.active);
+  });
 }
 
 std::optional<std::vector<promo_code_row>> list_promo_codes(pqxx::connection& connection,

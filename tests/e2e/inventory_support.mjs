@@ -3,9 +3,10 @@
 // availability and the database's own counters, and WebSocket listeners that keep every message.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
 import WebSocket from 'ws';
 
-import { psql, request, waitFor } from './harness.mjs';
+import { createDatabase, dropDatabase, killAllChildren, psql, request, startNode, waitFor } from './harness.mjs';
 
 export const password = 'correct horse battery staple';
 
@@ -210,4 +211,20 @@ export async function waitForDbHeld(databaseUrl, ticketTypeId, held, timeoutMs =
     },
     { timeoutMs, intervalMs: 100 },
   );
+}
+
+// For the describe block it is called in: a fresh database and a node on it with `args`, and one
+// signed-up organizer; all torn down after the block. The fields are set once `before` ran.
+export function suiteNode(label, args = []) {
+  const suite = { databaseUrl: undefined, node: undefined, organizer: undefined };
+  before(async () => {
+    suite.databaseUrl = await createDatabase();
+    suite.node = await startNode({ databaseUrl: suite.databaseUrl, args });
+    suite.organizer = await signUp(suite.node, label);
+  });
+  after(async () => {
+    await killAllChildren();
+    if (suite.databaseUrl) await dropDatabase(suite.databaseUrl);
+  });
+  return suite;
 }
