@@ -46,6 +46,27 @@ struct settings {
   std::size_t shard_count = 256;
   bool fault_injection = false;
 
+  // --- payments (providers, retries, webhooks) ----------------------------------------------
+  // A provider account is configured when its api_base is set; each one serves
+  // POST /webhooks/{name} (names: stripe, adyen; offline is always there).
+  std::string stripe_api_base;        // e.g. https://api.stripe.com or the sandbox's URL
+  std::string stripe_secret_key;      // secret
+  std::string stripe_webhook_secrets; // secret; comma-separated, several during a rotation
+  std::string adyen_api_base;
+  std::string adyen_api_key;          // secret
+  std::string adyen_hmac_keys;        // secret; comma-separated hex keys, several during a rotation
+  std::string adyen_merchant_account = "EventStripeTest";
+  std::string payments_ca_file;       // PEM bundle trusted for provider TLS; empty: the system's
+  std::string payments_default_providers = "stripe,adyen";  // routing when a workspace has none
+  std::chrono::milliseconds provider_timeout_ms{5'000};
+  std::size_t provider_threads = 8;
+  std::size_t payment_attempts_max = 4;  // provider calls per step before the payment fails
+  std::chrono::milliseconds payment_retry_initial_ms{200};
+  std::chrono::milliseconds payment_retry_max_ms{5'000};
+  std::size_t webhook_tolerance_s = 300;
+  std::size_t webhook_future_skew_s = 60;
+  std::chrono::milliseconds reconciliation_interval_ms{300'000};
+
   // --- process ------------------------------------------------------------------------------
   std::string node_id;  // empty: derived from the host name and port at start
   std::string log_level = "info";
