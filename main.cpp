@@ -25,6 +25,8 @@
 #include "io/gateway.hpp"
 #include "io/inventory_routes.hpp"
 #include "io/organizer_routes.hpp"
+#include "io/payment_routes.hpp"
+#include "actors/call_pool.hpp"
 #include "io/metrics.hpp"
 #include "io/router.hpp"
 #include "io/system_routes.hpp"
@@ -42,6 +44,23 @@ using std::chrono::milliseconds;
 constexpr const char* version = "0.1.0";
 // How long the root supervisor gets to stop every actor before the node exits anyway.
 constexpr milliseconds supervisor_shutdown_timeout_ms{30'000};
+// Provider calls waiting for a provider thread before new ones are refused (the payment retries).
+constexpr std::size_t provider_queue_max = 10'000;
+
+// "stripe, adyen" -> {"stripe", "adyen"}
+std::vector<std::string> split_names(const std::string& list) {
+  std::vector<std::string> names;
+  std::string name;
+  for (char c : list + ",") {
+    if (c == ',') {
+      if (!name.empty()) names.push_back(name);
+      name.clear();
+    } else if (c != ' ') {
+      name += c;
+    }
+  }
+  return names;
+}
 
 std::chrono::seconds whole_seconds_at_least_one(milliseconds duration) {
   return std::max(std::chrono::seconds{1}, std::chrono::ceil<std::chrono::seconds>(duration));
@@ -114,6 +133,13 @@ std::shared_ptr<actors::services> make_services(const config::settings& values, 
   limits.availability_push_interval_ms = values.availability_push_interval_ms;
   limits.expiry_warning_ms = values.expiry_warning_ms;
   limits.entity_idle_timeout_ms = values.entity_idle_timeout_ms;
+  auto& payments = shared->payments;
+  payments.attempts_max = values.payment_attempts_max;
+  payments.retry_initial_ms = values.payment_retry_initial_ms;
+  payments.retry_max_ms = values.payment_retry_max_ms;
+  payments.default_providers = split_names(values.payments_default_providers);
+  // TODO: shared->providers from io/providers' registry
+  shared->provider_calls = std::make_shared<actors::call_pool>(values.provider_threads, provider_queue_max);
   actors::anchor_clock(*shared, system);
   return shared;
 }
@@ -187,6 +213,8 @@ int run(const config::settings& values, const sigset_t& signals) {
                                          values.fault_injection};
   io::add_checkout_routes(routes, inventory);
   io::add_event_routes(routes, inventory);
+  io::add_payment_routes(routes, {&system, &directory, &credentials, &pool, shared->limits, shared->payments.answer_wait_ms,
+                                  shared->providers});
   io::gateway gateway{values.http_host, values.http_port, values.http_threads, limits_from(values), routes, stats};
   if (auto failure = gateway.start(); !failure.empty()) {
     stop_actors(system, root);

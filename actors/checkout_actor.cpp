@@ -89,18 +89,21 @@ void adopt_row(checkout_state& state, const storage::checkout_row& row) {
   state.request_hash = row.request_hash_hex;
   state.failure_code = row.failure_code;
   view.taxation = taxation_of(row.taxation);
+  view.order_status = row.order_status;
   view.lines.clear();
   if (row.failure_code) return;  // never held as a whole: invisible, replayed as its error
   bool all_held = !row.lines.empty() && static_cast<std::int32_t>(row.lines.size()) == row.item_count;
   bool any_expired = false;
+  bool any_sold = false;
   for (const auto& line : row.lines) {
     view.lines.push_back({{line.ticket_type_id, line.name, line.quantity, line.unit_price_minor, line.currency,
                            line.expires_at_ms, line_pricing_of(line.pricing)},
                           line.status});
     all_held = all_held && line.status == "held";
     any_expired = any_expired || line.status == "expired";
+    any_sold = any_sold || line.status == "sold" || line.status == "refunded";
   }
-  view.status = all_held ? "held" : any_expired ? "expired" : "released";
+  view.status = all_held ? "held" : any_sold ? "sold" : any_expired ? "expired" : "released";
 }
 
 void start_load(checkout_actor* self) {
@@ -403,6 +406,7 @@ void for_each_quota(checkout_actor* self, const caf::message& message, std::func
 caf::result<checkout_view> release(checkout_actor* self) {
   auto& state = self->state;
   if (state.view.status.empty()) return forget(self);
+  if (!state.view.order_status.empty()) return caf::make_error(inventory_errc::order_in_progress);
   if (state.view.status != "held") return caf::make_error(inventory_errc::not_held);
   auto promise = self->make_response_promise();
   block(self);
@@ -445,6 +449,7 @@ caf::result<checkout_view> release(checkout_actor* self) {
 caf::result<checkout_view> extend(checkout_actor* self) {
   auto& state = self->state;
   if (state.view.status.empty()) return forget(self);
+  if (!state.view.order_status.empty()) return caf::make_error(inventory_errc::order_in_progress);
   if (state.view.status != "held") return caf::make_error(inventory_errc::not_held);
   if (state.view.extended) return caf::make_error(inventory_errc::extension_used);
   auto new_deadline = state.view.expires_at_ms + state.shared->limits.hold_extension_ms.count();
@@ -492,6 +497,7 @@ void finish_requote(checkout_actor* self, const caf::error& failure, caf::respon
 caf::result<checkout_view> requote(checkout_actor* self, const std::string& promo_code) {
   auto& state = self->state;
   if (state.view.status.empty()) return forget(self);
+  if (!state.view.order_status.empty()) return caf::make_error(inventory_errc::order_in_progress);
   if (state.view.status != "held") return caf::make_error(inventory_errc::not_held);
   checkout_request request;
   request.checkout_id = state.view.id;
@@ -533,6 +539,14 @@ caf::result<checkout_view> requote(checkout_actor* self, const std::string& prom
 void on_hold_ended(checkout_actor* self, const std::string& ticket_type_id, hold_end how) {
   auto& view = self->state.view;
   if (view.status != "held") return;
+  if (!view.order_status.empty()) {
+    // A hold that expires while its payment is under way: the payment decides what follows
+    // (a late payment is sold again if seats are left, refunded otherwise).
+    for (auto& line : view.lines)
+      if (line.line.ticket_type_id == ticket_type_id && line.status == "held")
+        line.status = how == hold_end::expired ? "expired" : "released";
+    return;
+  }
   bool any_held = false;
   for (auto& line : view.lines) {
     if (line.line.ticket_type_id == ticket_type_id && line.status == "held")
@@ -572,6 +586,27 @@ caf::behavior running(checkout_actor* self) {
       },
       [self](holds_ended_atom, const std::string& ticket_type_id, hold_end how) {
         on_hold_ended(self, ticket_type_id, how);
+      },
+      // From the checkout's payment: a payment may start only on a held checkout with no order
+      // yet, and from then on the buyer cannot release, extend or re-quote it. The payment
+      // commits `payment_pending` next and tells the order's state from then on (order_atom).
+      [self](pay_atom) -> caf::result<checkout_view> {
+        touch(self);
+        auto& view = self->state.view;
+        if (view.status.empty()) return forget(self);
+        if (!view.order_status.empty()) return caf::make_error(inventory_errc::payment_in_progress);
+        if (view.status != "held") return caf::make_error(inventory_errc::not_held);
+        view.order_status = "payment_pending";
+        return view;
+      },
+      // The order's state as its payment committed it; `announce` names the push (none: quiet).
+      [self](order_atom, const std::string& order_status, const std::string& announce) {
+        auto& view = self->state.view;
+        view.order_status = order_status;
+        if (order_status == "tickets_issued" || order_status == "paid")
+          for (auto& line : view.lines)
+            if (line.status == "held" || line.status == "expired") line.status = "sold";
+        if (!announce.empty()) push(self, announce.c_str());
       },
       // A delayed action that comes due after the actor stopped blocking (a creation's deadline).
       [self](retry_atom, std::uint64_t token) { run_delayed(self, token); },
@@ -646,8 +681,10 @@ std::string checkout_json(const checkout_view& view) {
   append_json_string(out, view.id);
   append_json_field(out, "event_id");
   append_json_string(out, view.event_id);
+  // The order's state once a payment started (payment_pending, paid, tickets_issued, ...),
+  // the holds' state (held, expired, released) before.
   append_json_field(out, "status");
-  append_json_string(out, view.status);
+  append_json_string(out, view.order_status.empty() ? view.status : view.order_status);
   append_json_field(out, "buyer_email");
   append_json_string(out, view.buyer_email);
   append_json_field(out, "items");

@@ -54,6 +54,12 @@ const char* to_string(inventory_errc code) {
     case inventory_errc::promo_code_budget_exhausted: return "promo_code_budget_exhausted";
     case inventory_errc::invalid_vat_id: return "invalid_vat_id";
     case inventory_errc::pricing_failed: return "pricing_failed";
+    case inventory_errc::order_in_progress: return "order_in_progress";
+    case inventory_errc::payment_in_progress: return "payment_in_progress";
+    case inventory_errc::payment_method_unavailable: return "payment_method_unavailable";
+    case inventory_errc::no_payment_provider: return "no_payment_provider";
+    case inventory_errc::refund_exceeds_payment: return "refund_exceeds_payment";
+    case inventory_errc::not_refundable: return "not_refundable";
   }
   return "unknown";
 }

@@ -46,9 +46,18 @@ using event_update_atom = caf::atom_constant<caf::atom("evupdate")>;
 using event_status_atom = caf::atom_constant<caf::atom("evstatus")>;
 using type_add_atom = caf::atom_constant<caf::atom("typeadd")>;
 using type_update_atom = caf::atom_constant<caf::atom("typeupdate")>;
+// Payments and orders: a paid line's hold becomes sold; a refunded line's seat goes back.
+using sell_atom = caf::atom_constant<caf::atom("sell")>;
+using give_back_atom = caf::atom_constant<caf::atom("giveback")>;
+using pay_atom = caf::atom_constant<caf::atom("pay")>;
+using hint_atom = caf::atom_constant<caf::atom("hint")>;
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
+using order_atom = caf::atom_constant<caf::atom("order")>;
+using refund_atom = caf::atom_constant<caf::atom("refund")>;
+using mark_paid_atom = caf::atom_constant<caf::atom("markpaid")>;
 
 // What kind of entity a key names; the router activates the matching actor.
-enum class entity_kind : std::uint8_t { event = 1, quota = 2, checkout = 3 };
+enum class entity_kind : std::uint8_t { event = 1, quota = 2, checkout = 3, payment = 4 };
 
 // Errors entity actors answer with; each maps to one HTTP problem type in io/.
 enum class inventory_errc : std::uint8_t {
@@ -82,6 +91,13 @@ enum class inventory_errc : std::uint8_t {
   promo_code_budget_exhausted,     // the code's discount budget is spent
   invalid_vat_id,                  // not a well-formed VAT id of an EU country
   pricing_failed,                  // a price that cannot be computed (e.g. out of range)
+  // Payments (issue 5).
+  order_in_progress,         // a payment of this checkout is under way (or done): no release, extension, re-quote
+  payment_in_progress,       // another payment of this checkout is live
+  payment_method_unavailable,  // the method is not offered for the event's currency and the buyer's country
+  no_payment_provider,       // no configured provider offers the method
+  refund_exceeds_payment,    // more than captured minus refunded
+  not_refundable,            // nothing captured (or the order is not paid)
 };
 
 const char* to_string(inventory_errc code);
@@ -252,12 +268,47 @@ struct checkout_view {
   bool extended = false;
   bool replayed = false;  // answered from an earlier request with the same Idempotency-Key
   checkout_taxation taxation;
+  // The order's state once a payment started (payment_pending, paid, tickets_issued, refunded,
+  // partially_refunded, refund_pending); empty while the checkout is only held.
+  std::string order_status;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, checkout_view& x) {
   return f(caf::meta::type_name("checkout_view"), x.id, x.event_id, x.status, x.buyer_email, x.lines, x.expires_at_ms,
-           x.extended, x.replayed, x.taxation);
+           x.extended, x.replayed, x.taxation, x.order_status);
+}
+
+// --- payments --------------------------------------------------------------------------------
+
+// A buyer's request to pay a held checkout (POST /api/v1/checkouts/{id}/payments).
+struct pay_request {
+  std::string checkout_id;
+  std::string method;        // payment-method catalogue id, e.g. "card"
+  std::string method_token;  // the provider-side token from the buyer's browser, e.g. "pm_card_visa"
+  std::string country;       // buyer's country, ISO 3166-1 alpha-2
+  std::string holder_name;   // printed on the tickets
+  std::string idempotency_key;
+  std::string request_hash;  // hex SHA-256 of the canonical request, for Idempotency-Key replays
+  std::string return_url;    // where a 3-D Secure / redirect step returns the buyer
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pay_request& x) {
+  return f(caf::meta::type_name("pay_request"), x.checkout_id, x.method, x.method_token, x.country, x.holder_name,
+           x.idempotency_key, x.request_hash, x.return_url);
+}
+
+// A payment as JSON (the OpenAPI document's Payment), and whether it answered a replay.
+struct payment_answer {
+  std::string json;
+  bool replayed = false;
+  bool settled = false;  // false: still under way (HTTP 202)
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, payment_answer& x) {
+  return f(caf::meta::type_name("payment_answer"), x.json, x.replayed, x.settled);
 }
 
 // Where live updates for a WebSocket go. Implemented by io/ over a WebSocket channel; actors

@@ -48,7 +48,7 @@ struct live_hold {
 
 // One request waiting for the next batch.
 struct pending_op {
-  enum class kind { reserve, release, extend, capacity, discount };
+  enum class kind { reserve, release, extend, capacity, discount, sell, give_back };
   explicit pending_op(kind what) : type(what) {}
   kind type;
   reserve_request reserve;
@@ -56,6 +56,10 @@ struct pending_op {
   std::int64_t expires_at_ms = 0;
   std::int32_t capacity = 0;
   line_pricing pricing;  // discount: the event's new promo code (or none) for the hold
+  // sell / give_back: the line as the checkout knows it (an expired or sold hold is no longer
+  // in `holds`), with the tier its seat counts against.
+  std::int32_t quantity = 0;
+  std::string tier_name;
   caf::response_promise promise;
 };
 
@@ -314,7 +318,49 @@ void collect_expiries(quota_actor* self, batch_plan& plan) {
 
 bool batch_empty(const storage::quota_batch& batch) {
   return batch.holds.empty() && batch.releases.empty() && batch.expiries.empty() && batch.extensions.empty() &&
-         batch.discounts.empty() && !batch.new_capacity;
+         batch.discounts.empty() && !batch.new_capacity && batch.sales.empty() && batch.resales.empty() &&
+         batch.returns.empty();
+}
+
+// A paid checkout's line: a live hold becomes sold; a hold that expired meanwhile is sold again
+// only if its seat (and its tier's place) is still free — otherwise the payment is refunded.
+decision decide_sale(quota_actor* self, pending_op& op, batch_plan& plan) {
+  auto& state = self->state;
+  if (plan.touched.count(op.checkout_id)) return decision::deferred;
+  plan.touched.insert(op.checkout_id);
+  if (auto hold = state.holds.find(op.checkout_id); hold != state.holds.end()) {
+    state.batch.sales.push_back(op.checkout_id);
+    return decision::batched;
+  }
+  auto capacity = state.batch.new_capacity.value_or(state.type.capacity);
+  auto tier = tier_index(state, op.tier_name);
+  bool tier_full = tier && state.tiers[*tier].quantity &&
+                   state.tier_taken[*tier] + plan.tier_delta[*tier] + op.quantity > *state.tiers[*tier].quantity;
+  if (state.type.sold + state.type.held + plan.held_delta + op.quantity > capacity || tier_full) {
+    op.promise.deliver(caf::make_error(inventory_errc::sold_out));
+    return decision::answered;
+  }
+  plan.held_delta += op.quantity;  // counts like a hold for the rest of this batch's decisions
+  if (tier) plan.tier_delta[*tier] += op.quantity;
+  state.batch.resales.push_back(op.checkout_id);
+  return decision::batched;
+}
+
+decision decide_give_back(quota_actor* self, pending_op& op, batch_plan& plan) {
+  auto& state = self->state;
+  if (plan.touched.count(op.checkout_id)) return decision::deferred;
+  plan.touched.insert(op.checkout_id);
+  state.batch.returns.push_back(op.checkout_id);
+  return decision::batched;
+}
+
+decision decide(quota_actor* self, pending_op& op, batch_plan& plan) {
+  switch (op.type) {
+    case pending_op::kind::reserve: return decide_reserve(self, op, plan);
+    case pending_op::kind::sell: return decide_sale(self, op, plan);
+    case pending_op::kind::give_back: return decide_give_back(self, op, plan);
+    default: return decide_change(self, op, plan);
+  }
 }
 
 void submit_batch(quota_actor* self) {
@@ -326,8 +372,10 @@ void submit_batch(quota_actor* self) {
   auto accepted = state.shared->database->submit(
       [me, generation, batch](pqxx::connection& connection) {
         auto result = storage::commit_quota_batch(connection, *batch);
+        auto refused = std::move(result.refused_holds);
+        for (auto& id : result.refused_changes) refused.push_back(std::move(id));
         caf::anon_send(me, committed_atom::value, generation, static_cast<std::int32_t>(result.outcome), std::string{},
-                       std::move(result.refused_holds));
+                       std::move(refused));
       },
       [me, generation](const storage::error& failure) {
         caf::anon_send(me, committed_atom::value, generation, std::int32_t{-1}, failure.message,
@@ -357,13 +405,45 @@ void maybe_start_batch(quota_actor* self) {
   collect_expiries(self, plan);
   while (!state.queue.empty() && state.batch_ops.size() < state.shared->limits.batch_size_max) {
     auto& op = state.queue.front();
-    auto outcome = op.type == pending_op::kind::reserve ? decide_reserve(self, op, plan) : decide_change(self, op, plan);
+    auto outcome = decide(self, op, plan);
     if (outcome == decision::deferred) break;
     if (outcome == decision::batched) state.batch_ops.push_back(std::move(op));
     state.queue.pop_front();
   }
   if (batch_empty(state.batch)) return;
   submit_batch(self);
+}
+
+// What a committed batch's sales, resales and returns did to the counters (`refused`: the
+// resales and returns that did not apply).
+void apply_sales(quota_actor* self, const std::set<std::string>& refused) {
+  auto& state = self->state;
+  auto line_of = [&state](const std::string& checkout_id) -> const pending_op* {
+    for (const auto& op : state.batch_ops)
+      if ((op.type == pending_op::kind::sell || op.type == pending_op::kind::give_back) && op.checkout_id == checkout_id)
+        return &op;
+    return nullptr;
+  };
+  for (const auto& checkout_id : state.batch.sales) {
+    auto hold = state.holds.find(checkout_id);
+    if (hold == state.holds.end()) continue;
+    state.type.held -= hold->second.quantity;
+    state.type.sold += hold->second.quantity;
+    state.deadlines.erase({hold->second.expires_at_ms, checkout_id});
+    state.holds.erase(hold);
+  }
+  for (const auto& checkout_id : state.batch.resales) {
+    const auto* op = line_of(checkout_id);
+    if (refused.count(checkout_id) || !op) continue;
+    state.type.sold += op->quantity;
+    if (auto tier = tier_index(state, op->tier_name)) state.tier_taken[*tier] += op->quantity;
+  }
+  for (const auto& checkout_id : state.batch.returns) {
+    const auto* op = line_of(checkout_id);
+    if (refused.count(checkout_id) || !op) continue;
+    state.type.sold -= op->quantity;
+    if (auto tier = tier_index(state, op->tier_name)) state.tier_taken[*tier] -= op->quantity;
+  }
 }
 
 void apply_committed_batch(quota_actor* self, const std::set<std::string>& refused) {
@@ -444,6 +524,14 @@ void answer_committed_batch(quota_actor* self, const std::set<std::string>& refu
       case pending_op::kind::discount:
         op.promise.deliver(line_for(state, state.holds[op.checkout_id]));
         break;
+      case pending_op::kind::sell:
+      case pending_op::kind::give_back:
+        // A resale the database refused found no seat (or the hold was not expired any more:
+        // the caller re-reads the order); a return that did not apply was not sold.
+        if (!refused.count(op.checkout_id)) op.promise.deliver(caf::ok_atom::value);
+        else if (op.type == pending_op::kind::sell) op.promise.deliver(caf::make_error(inventory_errc::sold_out));
+        else op.promise.deliver(caf::make_error(inventory_errc::not_held));
+        break;
     }
   }
   state.batch_ops.clear();
@@ -457,6 +545,7 @@ void on_committed(quota_actor* self, std::uint64_t generation, std::int32_t outc
   if (outcome == static_cast<std::int32_t>(storage::batch_outcome::committed)) {
     std::set<std::string> refused(refused_holds.begin(), refused_holds.end());
     apply_committed_batch(self, refused);
+    apply_sales(self, refused);
     // Published before anyone is answered: a buyer told "released" who asks again at once must
     // meet neither the sold-out shortcut's old figure nor the event actor's. The event's region
     // gets the figure before the answer leaves, so any later read through it sees the figure.
@@ -531,6 +620,20 @@ caf::behavior quota(quota_actor* self, std::string ticket_type_id, placement whe
         pending_op op{pending_op::kind::discount};
         op.checkout_id = std::move(checkout_id);
         op.pricing = std::move(pricing);
+        return enqueue(std::move(op));
+      },
+      [enqueue](sell_atom, std::string& checkout_id, std::int32_t quantity, std::string& tier_name) {
+        pending_op op{pending_op::kind::sell};
+        op.checkout_id = std::move(checkout_id);
+        op.quantity = quantity;
+        op.tier_name = std::move(tier_name);
+        return enqueue(std::move(op));
+      },
+      [enqueue](give_back_atom, std::string& checkout_id, std::int32_t quantity, std::string& tier_name) {
+        pending_op op{pending_op::kind::give_back};
+        op.checkout_id = std::move(checkout_id);
+        op.quantity = quantity;
+        op.tier_name = std::move(tier_name);
         return enqueue(std::move(op));
       },
       [enqueue](capacity_atom, std::int32_t capacity) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_clock.hpp>
@@ -19,6 +20,18 @@ class job_runner;
 namespace eventstripe::actors {
 
 class availability_board;
+class call_pool;
+class payment_provider;
+
+// How payments retry and wait.
+struct payment_limits {
+  std::size_t attempts_max = 4;  // provider calls per step (retries included) before giving up
+  std::chrono::milliseconds retry_initial_ms{200};
+  std::chrono::milliseconds retry_max_ms{5'000};
+  // How long a POST .../payments waits for a first settled state before answering 202.
+  std::chrono::milliseconds answer_wait_ms{8'000};
+  std::vector<std::string> default_providers{"stripe", "adyen"};
+};
 
 // Finds where an entity lives. Implemented by cluster/ (a region actor per owned shard, and
 // later remote regions on other nodes); entity actors only ever address each other through it,
@@ -64,6 +77,10 @@ struct services {
   std::shared_ptr<availability_board> board = std::make_shared<availability_board>();
   const entity_directory* directory = nullptr;
   inventory_limits limits;
+  // The configured payment provider accounts and the threads their blocking calls run on.
+  std::vector<std::shared_ptr<payment_provider>> providers;
+  std::shared_ptr<call_pool> provider_calls;
+  payment_limits payments;
   std::string node_id;
   // Lets (crash_atom) make an entity fail, for crash-recovery tests; off in production.
   bool fault_injection = false;

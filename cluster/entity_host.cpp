@@ -5,12 +5,14 @@
 
 #include "actors/checkout_actor.hpp"
 #include "actors/event_actor.hpp"
+#include "actors/payment_actor.hpp"
 #include "actors/protocol.hpp"
 #include "actors/quota_actor.hpp"
 #include "cluster/region.hpp"
 #include "config/log.hpp"
 #include "storage/connection_pool.hpp"
 #include "storage/inventory.hpp"
+#include "storage/payments.hpp"
 
 namespace eventstripe::cluster {
 
@@ -24,6 +26,10 @@ recovery_function live_quota_recovery(std::shared_ptr<const actors::services> sh
         [region, where](pqxx::connection& connection) {
           for (const auto& id : storage::ticket_types_with_live_holds(connection, where.shard))
             caf::anon_send(region, actors::activate_atom::value, actors::entity_kind::quota, id);
+          // Orders left unfinished (a payment under way, paid without tickets, a refund pending)
+          // are finished by their payment entities, also after a crash.
+          for (const auto& id : storage::checkouts_with_open_orders(connection, where.shard))
+            caf::anon_send(region, actors::activate_atom::value, actors::entity_kind::payment, id);
         },
         [retry, where](const storage::error& failure) {
           log::warn("region could not list its quotas with live holds; retrying",
@@ -45,6 +51,7 @@ std::vector<supervision::child_spec> region_children(router& table, std::shared_
       case actors::entity_kind::event: return actors::spawn_event(system, key, where, shared);
       case actors::entity_kind::quota: return actors::spawn_quota(system, key, where, shared);
       case actors::entity_kind::checkout: return actors::spawn_checkout(system, key, where, shared);
+      case actors::entity_kind::payment: return actors::spawn_payment(system, key, where, shared);
     }
     return {};
   };

@@ -88,6 +88,23 @@ problem_entry entry_for(inventory_errc code) {
               "The VAT id is not in the official format of an EU member state (e.g. DE123456789)."};
     case inventory_errc::pricing_failed:
       return {422, "pricing-failed", "Price cannot be computed", "The order's price is out of the supported range."};
+    case inventory_errc::order_in_progress:
+      return {409, "order-in-progress", "Order in progress",
+              "A payment of this checkout has started; its holds can no longer be released, extended or re-quoted."};
+    case inventory_errc::payment_in_progress:
+      return {409, "payment-in-progress", "Payment in progress",
+              "Another payment of this checkout is under way or has succeeded."};
+    case inventory_errc::payment_method_unavailable:
+      return {422, "payment-method-unavailable", "Payment method unavailable",
+              "This payment method is not offered for the event's currency and the buyer's country."};
+    case inventory_errc::no_payment_provider:
+      return {422, "no-payment-provider", "No payment provider",
+              "No configured payment provider offers this payment method."};
+    case inventory_errc::refund_exceeds_payment:
+      return {422, "refund-exceeds-payment", "Refund exceeds payment",
+              "The refund is larger than what was captured and not yet refunded."};
+    case inventory_errc::not_refundable:
+      return {409, "not-refundable", "Not refundable", "The order has no captured payment to refund."};
   }
   return {500, "internal-error", "Internal error", "The request could not be handled."};
 }

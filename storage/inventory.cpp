@@ -187,6 +187,27 @@ bool extend(pqxx::work& transaction, const quota_batch& batch) {
   return true;
 }
 
+// Moves each of `ids` from `from` to `to` in its own savepoint; returns the ones that did not
+// move (not in `from` any more, or refused by a CHECK: no seat, tier place or code use left).
+std::vector<std::string> change_sold(pqxx::work& transaction, const quota_batch& batch,
+                                     const std::vector<std::string>& ids, const char* from, const char* to) {
+  std::vector<std::string> refused;
+  for (const auto& checkout_id : ids) {
+    try {
+      pqxx::subtransaction savepoint{transaction, "sold_change"};
+      auto moved = savepoint.exec_params(
+          std::string{"UPDATE holds SET status = '"} + to +
+              "', updated_at = now() WHERE ticket_type_id = $1 AND checkout_id = $2 AND status = '" + from + "'",
+          batch.ticket_type_id, checkout_id);
+      if (moved.affected_rows() == 1) savepoint.commit();
+      else refused.push_back(checkout_id);
+    } catch (const pqxx::sql_error&) {
+      refused.push_back(checkout_id);
+    }
+  }
+  return refused;
+}
+
 }  // namespace
 
 std::vector<std::int64_t> claim_all_shards(pqxx::connection& connection, const std::string& node_id,
@@ -301,14 +322,14 @@ batch_result commit_quota_batch(pqxx::connection& connection, const quota_batch&
   prepare_batch_statements(connection);
   pqxx::work transaction{connection};
   if (transaction.exec_prepared(owns_shard_statement, batch.shard, batch.epoch, batch.node_id).empty())
-    return {batch_outcome::fenced, {}};
+    return {batch_outcome::fenced, {}, {}};
   if (transaction.exec_prepared(writer_statement, batch.ticket_type_id, batch.writer_generation).empty())
-    return {batch_outcome::conflict, {}};  // a newer activation owns it now
+    return {batch_outcome::conflict, {}, {}};  // a newer activation owns it now
   // What frees seats, tier places and code uses goes first: the quota decided this batch's new
   // holds on the counters after its releases and expiries, and the CHECKs judge each statement.
   if (!transition(transaction, batch, batch.releases, "released", std::nullopt) ||
       !transition(transaction, batch, batch.expiries, "expired", batch.expiry_now_ms) || !extend(transaction, batch))
-    return {batch_outcome::conflict, {}};  // rolled back by the transaction's destructor
+    return {batch_outcome::conflict, {}, {}};  // rolled back by the transaction's destructor
   // The holds trigger moves the code's uses and discount from the old code to the new one.
   for (const auto& change : batch.discounts) {
     auto updated = transaction.exec_params(
@@ -317,12 +338,16 @@ batch_result commit_quota_batch(pqxx::connection& connection, const quota_batch&
         "WHERE ticket_type_id = $1 AND checkout_id = $2 AND status = 'held'",
         batch.ticket_type_id, change.checkout_id, change.promo_code_id, change.promo_code,
         change.discount_per_ticket_minor);
-    if (updated.affected_rows() != 1) return {batch_outcome::conflict, {}};
+    if (updated.affected_rows() != 1) return {batch_outcome::conflict, {}, {}};
   }
+  batch_result result;
+  result.refused_changes = change_sold(transaction, batch, batch.returns, "sold", "refunded");
+  if (!transition(transaction, batch, batch.sales, "sold", std::nullopt)) return {batch_outcome::conflict, {}, {}};
   if (batch.new_capacity)
     transaction.exec_params("UPDATE ticket_types SET capacity = $1, updated_at = now() WHERE id = $2",
                             *batch.new_capacity, batch.ticket_type_id);
-  batch_result result;
+  for (auto& refused : change_sold(transaction, batch, batch.resales, "expired", "sold"))
+    result.refused_changes.push_back(std::move(refused));
   if (!batch.holds.empty()) result.refused_holds = insert_holds(transaction, batch);
   transaction.commit();
   return result;
@@ -349,16 +374,17 @@ std::optional<checkout_row> load_checkout(pqxx::connection& connection, const st
       "SELECT id, event_id, buyer_email, client_address, item_count, encode(request_hash, 'hex'), "
       "coalesce(idempotency_key, ''), " +
           sql::unix_ms("expires_at") +
-          ", extended, failure_code, tax_mode = 'exclusive', reverse_charge, coalesce(buyer_vat_id, '') "
-          "FROM checkouts WHERE id = $1",
+          ", extended, failure_code, tax_mode = 'exclusive', reverse_charge, coalesce(buyer_vat_id, ''), "
+          "coalesce(order_status, '') FROM checkouts WHERE id = $1",
       checkout_id);
   if (rows.empty()) return std::nullopt;
   const auto& row = rows[0];
   checkout_row checkout{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
                         row[3].as<std::string>(), row[4].as<std::int32_t>(), row[5].as<std::string>(),
-                        row[6].as<std::string>(), row[7].as<std::int64_t>(), row[8].as<bool>(), {}, {}, {}};
+                        row[6].as<std::string>(), row[7].as<std::int64_t>(), row[8].as<bool>(), {}, {}, {}, {}};
   if (!row[9].is_null()) checkout.failure_code = row[9].as<std::int32_t>();
   checkout.taxation = {row[10].as<bool>(), row[11].as<bool>(), row[12].as<std::string>()};
+  checkout.order_status = row[13].as<std::string>();
   for (const auto& line : transaction.exec_params(
            "SELECT h.ticket_type_id, t.name, h.quantity, h.unit_price_minor, h.currency, h.status, " +
                sql::unix_ms("h.expires_at") + ", " + hold_pricing_columns("h.") +

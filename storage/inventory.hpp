@@ -139,6 +139,13 @@ struct quota_batch {
   };
   std::vector<discount_change> discounts;
   std::optional<std::int32_t> new_capacity;
+  // Paid checkouts: held -> sold (their seats stay taken).
+  std::vector<std::string> sales;
+  // Late payments: expired -> sold, each only if it still fits (a savepoint per hold, so a CHECK
+  // on capacity, tier or code refuses that hold alone, not the batch).
+  std::vector<std::string> resales;
+  // Refunded lines whose seats go back on sale: sold -> refunded.
+  std::vector<std::string> returns;
   std::int64_t writer_generation = 0;  // from the quota's load
 };
 
@@ -150,6 +157,9 @@ struct batch_result {
   // New holds that were not written because the checkout already had a hold of this ticket type
   // (a retry of a checkout whose earlier attempt was released): refused, the rest committed.
   std::vector<std::string> refused_holds;
+  // Resales and returns that did not apply (the hold was not expired / sold, or a CHECK refused
+  // the resale): the rest committed.
+  std::vector<std::string> refused_changes;
 };
 
 // Applies the batch in one transaction; every hold transition is conditional on the hold still
@@ -189,6 +199,7 @@ struct checkout_row {
   };
   std::vector<line> lines;
   checkout_taxation_row taxation;
+  std::string order_status;  // empty until a payment starts (payment_pending, paid, tickets_issued, ...)
 };
 
 std::optional<checkout_row> load_checkout(pqxx::connection& connection, const std::string& checkout_id);

@@ -1,0 +1,1009 @@
+#include "actors/payment_actor.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <unordered_map>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/send.hpp>
+#include <caf/skip.hpp>
+#include <caf/stateful_actor.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/call_pool.hpp"
+#include "actors/entity_messaging.hpp"
+#include "actors/hold_pricing.hpp"
+#include "actors/idle_watch.hpp"
+#include "actors/money.hpp"
+#include "actors/payment_provider.hpp"
+#include "actors/payments/ticket_signing.hpp"
+#include "actors/time_format.hpp"
+#include "config/log.hpp"
+#include "storage/connection_pool.hpp"
+#include "storage/payments.hpp"
+
+namespace eventstripe::actors {
+namespace {
+
+using done_atom = caf::atom_constant<caf::atom("done")>;
+using answer_atom = caf::atom_constant<caf::atom("answer")>;
+
+// Tickets admit from this long before the event starts until this long after it ends.
+constexpr std::int64_t admission_before_start_ms = 12LL * 3600 * 1000;
+constexpr std::int64_t admission_after_end_ms = 6LL * 3600 * 1000;
+
+struct payment_state {
+  std::shared_ptr<const services> shared;
+  placement where;
+  std::string checkout_id;
+  bool loaded = false;
+  storage::order_row order;
+  // The providers the live payment goes through, in order, and the one in use.
+  std::vector<std::shared_ptr<payment_provider>> route;
+  std::size_t route_index = 0;
+  std::int32_t rounds = 0;          // passes over the route that all failed before acceptance
+  std::int32_t calls_this_step = 0; // provider calls of the current step (retries bounded)
+  bool busy = false;                // a step (provider call, fulfilment, refund) is under way
+  bool hinted = false;              // a webhook arrived while busy: read the state again after
+  std::vector<caf::response_promise> waiting;  // pay requests answered at the next settled state
+  std::uint64_t token = 0;
+  std::unordered_map<std::uint64_t, std::function<void(bool)>> continuations;
+  std::mt19937_64 jitter{std::random_device{}()};
+  idle_watch idle;
+  static inline const char* name = "payment";
+};
+
+using payment_actor = caf::stateful_actor<payment_state>;
+
+caf::behavior running(payment_actor* self);
+void resume(payment_actor* self);
+void fulfil(payment_actor* self);
+
+storage::fence fence_of(const payment_state& state) {
+  return {state.where.shard, state.where.epoch, state.shared->node_id};
+}
+
+storage::payment_row* live_payment(payment_state& state) {
+  if (state.order.payments.empty()) return nullptr;
+  return &state.order.payments.back();
+}
+
+bool is_final(const std::string& status) {
+  return status == "succeeded" || status == "declined" || status == "failed" || status == "cancelled";
+}
+
+// --- running blocking work off the scheduler ---------------------------------------------------
+
+// Runs `job` on the database pool; `then(true)` after it returned (its result is in what the job
+// captured), `then(false)` when it could not run or threw.
+void run_job(payment_actor* self, std::function<void(pqxx::connection&)> job, std::function<void(bool)> then) {
+  auto token = ++self->state.token;
+  self->state.continuations.emplace(token, std::move(then));
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  auto accepted = self->state.shared->database->submit(
+      [me, token, job](pqxx::connection& connection) {
+        job(connection);
+        caf::anon_send(me, done_atom::value, token, true);
+      },
+      [me, token](const storage::error&) { caf::anon_send(me, done_atom::value, token, false); });
+  if (accepted != storage::submit_status::accepted) caf::anon_send(me, done_atom::value, token, false);
+}
+
+// What a call that never ran (the provider threads' queue was full) reports: nothing was sent.
+void never_sent(provider_result& result) {
+  result.outcome = provider_outcome::failed_before_acceptance;
+  result.message = "provider call queue full";
+}
+void never_sent(refund_result& result) {
+  result.outcome = refund_outcome::failed;
+  result.message = "provider call queue full";
+}
+void thrown(provider_result& result) { result.outcome = provider_outcome::unknown; }
+void thrown(refund_result& result) { result.outcome = refund_outcome::unknown; }
+
+// Makes one provider call on the provider threads and hands its result to `then`.
+template <class Result>
+void call_provider(payment_actor* self, std::function<Result()> call, std::function<void(const Result&)> then) {
+  auto result = std::make_shared<Result>();
+  auto token = ++self->state.token;
+  self->state.continuations.emplace(token, [result, then](bool ran) {
+    if (!ran) never_sent(*result);
+    then(*result);
+  });
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  bool accepted = self->state.shared->provider_calls && self->state.shared->provider_calls->submit([me, token, call, result] {
+    try {
+      *result = call();
+    } catch (const std::exception& failure) {
+      thrown(*result);  // it may have been sent: the outcome is unknown
+      result->message = failure.what();
+    }
+    caf::anon_send(me, done_atom::value, token, true);
+  });
+  if (!accepted) caf::anon_send(me, done_atom::value, token, false);
+}
+
+void on_done(payment_actor* self, std::uint64_t token, bool ran) {
+  auto found = self->state.continuations.find(token);
+  if (found == self->state.continuations.end()) return;
+  auto then = std::move(found->second);
+  self->state.continuations.erase(found);
+  then(ran);
+}
+
+void later(payment_actor* self, std::chrono::milliseconds delay, std::function<void()> action) {
+  auto token = ++self->state.token;
+  self->state.continuations.emplace(token, [action](bool) { action(); });
+  self->delayed_send(self, delay, done_atom::value, token, true);
+}
+
+std::chrono::milliseconds backoff(payment_actor* self, std::int32_t retry) {
+  auto& state = self->state;
+  const auto& limits = state.shared->payments;
+  // TODO(payments rules): use payments::retry_delay once it lands.
+  auto ceiling = limits.retry_initial_ms.count() << std::min(retry, 16);
+  ceiling = std::min<std::int64_t>(ceiling, limits.retry_max_ms.count());
+  return std::chrono::milliseconds{static_cast<std::int64_t>(state.jitter() % static_cast<std::uint64_t>(ceiling + 1))};
+}
+
+// --- answers -----------------------------------------------------------------------------------
+
+nlohmann::json money_json(std::int64_t minor, const std::string& currency) {
+  std::string text;
+  append_money_json(text, minor, currency);
+  return nlohmann::json::parse(text);
+}
+
+std::string payment_json(const payment_state& state, const storage::payment_row& payment) {
+  nlohmann::json attempts = nlohmann::json::array();
+  for (const auto& attempt : payment.attempts)
+    attempts.push_back({{"attempt", attempt.attempt}, {"provider", attempt.provider}, {"status", attempt.status}});
+  nlohmann::json json{
+      {"id", payment.id},
+      {"checkout_id", payment.checkout_id},
+      {"status", payment.status},
+      {"order_status", state.order.order_status.empty() ? nullptr : nlohmann::json(state.order.order_status)},
+      {"amount", money_json(payment.amount_minor, payment.currency)},
+      {"captured", money_json(payment.captured_minor, payment.currency)},
+      {"refunded", money_json(payment.refunded_minor, payment.currency)},
+      {"method", payment.method},
+      {"provider", payment.provider.empty() ? nullptr : nlohmann::json(payment.provider)},
+      {"provider_reference", payment.provider_reference.empty() ? nullptr : nlohmann::json(payment.provider_reference)},
+      {"next_action", payment.status == "requires_action" && !payment.action_url.empty()
+                          ? nlohmann::json{{"type", "redirect_to_url"}, {"url", payment.action_url}}
+                          : nlohmann::json(nullptr)},
+      {"decline_code", payment.decline_code.empty() ? nullptr : nlohmann::json(payment.decline_code)},
+      {"failure_message", payment.failure_message.empty() ? nullptr : nlohmann::json(payment.failure_message)},
+      {"attempts", attempts},
+      {"created_at", iso8601_ms(payment.created_at_ms)},
+  };
+  return json.dump();
+}
+
+bool settled_for_answer(const storage::payment_row& payment) {
+  return is_final(payment.status) || payment.status == "requires_action";
+}
+
+payment_answer answer_of(payment_state& state, bool replayed) {
+  auto* payment = live_payment(state);
+  return {payment_json(state, *payment), replayed, settled_for_answer(*payment)};
+}
+
+void answer_waiting(payment_actor* self) {
+  auto& state = self->state;
+  if (state.waiting.empty() || !live_payment(state)) return;
+  auto answer = answer_of(state, false);
+  for (auto& promise : state.waiting) promise.deliver(answer);
+  state.waiting.clear();
+}
+
+void tell_checkout(payment_actor* self, const std::string& order_status, const std::string& announce) {
+  self->state.order.order_status = order_status;
+  tell_entity(*self->state.shared, entity_kind::checkout, self->state.checkout_id,
+              caf::make_message(order_atom::value, order_status, announce));
+}
+
+// --- committing steps ----------------------------------------------------------------------------
+
+// Writes `step` (fenced), applies it to the loaded picture, then calls `next`. A write that did
+// not commit leaves the picture as it was and retries after a pause: every provider result is
+// recorded before anything depends on it.
+void commit_step(payment_actor* self, storage::payment_step step, std::function<void()> next, std::int32_t retry = 0) {
+  auto outcome = std::make_shared<storage::write_result>(storage::write_result::conflict);
+  auto where = fence_of(self->state);
+  run_job(
+      self, [outcome, where, step](pqxx::connection& connection) { *outcome = storage::write_payment_step(connection, where, step); },
+      [self, outcome, step, next, retry](bool ran) {
+        auto& state = self->state;
+        if (ran && *outcome == storage::write_result::fenced) {
+          answer_waiting(self);
+          return self->quit(caf::make_error(inventory_errc::fenced));
+        }
+        if (!ran) {
+          log::warn("payment step did not commit; retrying", {{"checkout.id", state.checkout_id}});
+          return later(self, backoff(self, retry), [self, step, next, retry] { commit_step(self, step, next, retry + 1); });
+        }
+        if (*outcome == storage::write_result::conflict) {
+          // The order moved on without us (another activation, an organizer): start again from
+          // what is stored.
+          log::warn("payment step found the order changed; reloading", {{"checkout.id", state.checkout_id}});
+          state.busy = false;
+          state.loaded = false;
+          return resume(self);
+        }
+        auto* payment = live_payment(state);
+        if (payment && payment->id == step.payment_id) {
+          if (step.attempt) {
+            auto& attempts = payment->attempts;
+            auto found = std::find_if(attempts.begin(), attempts.end(),
+                                      [&](auto& a) { return a.attempt == step.attempt->attempt; });
+            if (found == attempts.end()) attempts.push_back(*step.attempt);
+            else {
+              auto reference = found->reference;
+              *found = *step.attempt;
+              if (found->reference.empty()) found->reference = reference;
+            }
+          }
+          if (step.payment_status) {
+            payment->status = *step.payment_status;
+            if (!step.provider.empty()) payment->provider = step.provider;
+            if (!step.provider_reference.empty()) payment->provider_reference = step.provider_reference;
+            if (step.captured_minor) payment->captured_minor = *step.captured_minor;
+            payment->decline_code = step.decline_code;
+            payment->failure_message = step.failure_message;
+            payment->action_url = step.action_url;
+          }
+        }
+        if (step.order_status_from != "-") state.order.order_status = step.order_status_to;
+        next();
+      });
+}
+
+// --- the provider steps --------------------------------------------------------------------------
+
+payment_request request_for(const payment_state& state, const storage::payment_row& payment,
+                            const storage::payment_attempt_row& attempt) {
+  payment_request request;
+  request.payment_id = payment.id;
+  request.checkout_id = payment.checkout_id;
+  request.attempt = attempt.attempt;
+  request.amount_minor = payment.amount_minor;
+  request.currency = payment.currency;
+  request.method = payment.method;
+  request.method_token = payment.method_token;
+  request.buyer_email = state.order.buyer_email;
+  request.buyer_country = payment.buyer_country;
+  request.description = "EventStripe order " + payment.checkout_id;
+  request.idempotency_key = attempt.idempotency_key;
+  return request;
+}
+
+std::shared_ptr<payment_provider> provider_named(const payment_state& state, const std::string& name) {
+  for (const auto& provider : state.shared->providers)
+    if (provider->name() == name) return provider;
+  return nullptr;
+}
+
+std::int32_t next_attempt_number(const payment_state& state) {
+  std::int32_t highest = 0;
+  for (const auto& payment : state.order.payments)
+    for (const auto& attempt : payment.attempts) highest = std::max(highest, attempt.attempt);
+  return highest + 1;
+}
+
+storage::payment_attempt_row attempt_with(storage::payment_attempt_row attempt, const char* status,
+                                          const provider_result& result) {
+  attempt.status = status;
+  if (!result.reference.empty()) attempt.reference = result.reference;
+  attempt.http_status = result.http_status;
+  attempt.detail = result.message.substr(0, 500);
+  return attempt;
+}
+
+// A step that records only an attempt's new state.
+storage::payment_step attempt_step(const storage::payment_attempt_row& attempt, const std::string& payment_id) {
+  storage::payment_step step;
+  step.attempt = attempt;
+  step.payment_id = payment_id;
+  return step;
+}
+
+// A step that records an attempt's state and the payment's matching one.
+storage::payment_step status_step(const storage::payment_attempt_row& attempt, const std::string& payment_id,
+                                  const char* status, const provider_result& result) {
+  auto step = attempt_step(attempt, payment_id);
+  step.payment_status = status;
+  step.provider = attempt.provider;
+  step.provider_reference = result.reference;
+  step.failure_message = result.message.substr(0, 500);
+  step.action_url = result.action_url;
+  return step;
+}
+
+void start_attempt(payment_actor* self);
+void confirm_attempt(payment_actor* self, storage::payment_attempt_row attempt);
+void query_attempt(payment_actor* self, storage::payment_attempt_row attempt);
+void handle_outcome(payment_actor* self, storage::payment_attempt_row attempt, const provider_result& result);
+
+// The payment ends without money taken: the checkout is free for another payment (or to be
+// released) while its holds last.
+void end_unpaid(payment_actor* self, const storage::payment_attempt_row& attempt, const char* status,
+                const provider_result& result) {
+  auto* payment = live_payment(self->state);
+  storage::payment_step step;
+  step.attempt = attempt;
+  step.payment_id = payment->id;
+  step.payment_status = status;
+  step.provider = attempt.provider;
+  step.provider_reference = attempt.reference;
+  step.decline_code = result.decline_code;
+  step.failure_message = result.message.substr(0, 500);
+  step.order_status_from = "payment_pending";
+  step.order_status_to = "";
+  std::string announce = std::string{"payment_"} + status;
+  commit_step(self, step, [self, announce] {
+    self->state.busy = false;
+    tell_checkout(self, "", announce);
+    answer_waiting(self);
+  });
+}
+
+void next_provider(payment_actor* self, const storage::payment_attempt_row& failed, const provider_result& result) {
+  auto& state = self->state;
+  commit_step(self, attempt_step(attempt_with(failed, "failed_before_acceptance", result), live_payment(state)->id), [self, result] {
+    auto& state = self->state;
+    ++state.route_index;
+    if (state.route_index < state.route.size()) return start_attempt(self);
+    // Every provider failed before accepting: try the route again after a pause, a bounded
+    // number of times, then give up (nothing was charged anywhere).
+    if (++state.rounds < static_cast<std::int32_t>(state.shared->payments.attempts_max)) {
+      state.route_index = 0;
+      return later(self, backoff(self, state.rounds), [self] { start_attempt(self); });
+    }
+    auto* payment = live_payment(state);
+    storage::payment_attempt_row last = payment->attempts.back();
+    provider_result failure = result;
+    failure.message = "every provider failed before accepting the payment: " + result.message;
+    end_unpaid(self, last, "failed", failure);
+  });
+}
+
+void start_attempt(payment_actor* self) {
+  auto& state = self->state;
+  auto* payment = live_payment(state);
+  if (state.route_index >= state.route.size()) {
+    provider_result none;
+    none.message = "no configured provider offers this method";
+    storage::payment_attempt_row placeholder{payment->id, next_attempt_number(state), "none", "", "", "rejected", 0, ""};
+    return end_unpaid(self, placeholder, "failed", none);
+  }
+  auto provider = state.route[state.route_index];
+  storage::payment_attempt_row attempt;
+  attempt.payment_id = payment->id;
+  attempt.attempt = next_attempt_number(state);
+  attempt.provider = provider->name();
+  attempt.idempotency_key = provider_idempotency_key(state.checkout_id, attempt.attempt);
+  attempt.status = "creating";
+  state.calls_this_step = 0;
+  // The attempt (and its key) is stored before the call: after a crash, the call is repeated
+  // with the same key and the provider answers with what it did the first time.
+  commit_step(self, attempt_step(attempt, payment->id), [self, attempt] {
+    auto& state = self->state;
+    auto provider = provider_named(state, attempt.provider);
+    auto request = request_for(state, *live_payment(state), attempt);
+    ++state.calls_this_step;
+    call_provider<provider_result>(
+        self, [provider, request] { return provider->create(request); },
+        [self, attempt](const provider_result& result) {
+          switch (result.outcome) {
+            case provider_outcome::created: {
+              auto created = attempt_with(attempt, "created", result);
+              return commit_step(self, attempt_step(created, live_payment(self->state)->id),
+                                 [self, created] { confirm_attempt(self, created); });
+            }
+            case provider_outcome::failed_before_acceptance: return next_provider(self, attempt, result);
+            case provider_outcome::unknown: {
+              // Nothing is charged by a create; repeating it with the same key is the query.
+              auto& state = self->state;
+              if (state.calls_this_step >= static_cast<std::int32_t>(state.shared->payments.attempts_max))
+                return next_provider(self, attempt, result);
+              return later(self, backoff(self, state.calls_this_step), [self, attempt] { query_attempt(self, attempt); });
+            }
+            default: return handle_outcome(self, attempt, result);
+          }
+        });
+  });
+}
+
+void confirm_attempt(payment_actor* self, storage::payment_attempt_row attempt) {
+  attempt.status = "confirming";
+  commit_step(self, attempt_step(attempt, live_payment(self->state)->id), [self, attempt] {
+    auto& state = self->state;
+    auto provider = provider_named(state, attempt.provider);
+    auto request = request_for(state, *live_payment(state), attempt);
+    ++state.calls_this_step;
+    call_provider<provider_result>(
+        self, [provider, request, reference = attempt.reference] { return provider->confirm(request, reference); },
+        [self, attempt](const provider_result& result) { handle_outcome(self, attempt, result); });
+  });
+}
+
+// Asks the attempt's own provider what became of it (an unknown outcome, a webhook's hint, a
+// restart). A create that never answered is repeated with its key instead.
+void query_attempt(payment_actor* self, storage::payment_attempt_row attempt) {
+  auto& state = self->state;
+  auto provider = provider_named(state, attempt.provider);
+  if (!provider) {
+    log::error("payment attempt names a provider that is not configured",
+               {{"checkout.id", state.checkout_id}, {"provider", attempt.provider}});
+    state.busy = false;
+    return answer_waiting(self);
+  }
+  auto request = request_for(state, *live_payment(state), attempt);
+  ++state.calls_this_step;
+  bool never_created = attempt.reference.empty() && provider->kind() == "stripe";
+  call_provider<provider_result>(
+      self,
+      [provider, request, reference = attempt.reference, never_created] {
+        return never_created ? provider->create(request) : provider->retrieve(request, reference);
+      },
+      [self, attempt, never_created](const provider_result& result) {
+        if (never_created && result.outcome == provider_outcome::created) {
+          auto created = attempt_with(attempt, "created", result);
+          return commit_step(self, attempt_step(created, live_payment(self->state)->id),
+                             [self, created] { confirm_attempt(self, created); });
+        }
+        handle_outcome(self, attempt, result);
+      });
+}
+
+void captured(payment_actor* self, const storage::payment_attempt_row& attempt, const provider_result& result) {
+  auto* payment = live_payment(self->state);
+  if (result.amount_minor != 0 && result.amount_minor != payment->amount_minor)
+    log::error("provider captured another amount than the payment's",
+               {{"checkout.id", payment->checkout_id}, {"payment.id", payment->id},
+                {"amount.expected", payment->amount_minor}, {"amount.captured", result.amount_minor}});
+  storage::payment_step step;
+  step.attempt = attempt_with(attempt, "succeeded", result);
+  step.payment_id = payment->id;
+  step.payment_status = "succeeded";
+  step.provider = attempt.provider;
+  step.provider_reference = step.attempt->reference;
+  step.captured_minor = result.amount_minor != 0 ? result.amount_minor : payment->amount_minor;
+  step.order_status_from = "payment_pending";
+  step.order_status_to = "paid";
+  commit_step(self, step, [self] {
+    tell_checkout(self, "paid", "paid");
+    answer_waiting(self);
+    fulfil(self);
+  });
+}
+
+void handle_outcome(payment_actor* self, storage::payment_attempt_row attempt, const provider_result& result) {
+  auto& state = self->state;
+  auto* payment = live_payment(state);
+  const auto& limits = state.shared->payments;
+  switch (result.outcome) {
+    case provider_outcome::succeeded: return captured(self, attempt, result);
+    case provider_outcome::declined: return end_unpaid(self, attempt_with(attempt, "declined", result), "declined", result);
+    case provider_outcome::rejected: return end_unpaid(self, attempt_with(attempt, "rejected", result), "failed", result);
+    case provider_outcome::cancelled:
+      return end_unpaid(self, attempt_with(attempt, "cancelled", result), "cancelled", result);
+    case provider_outcome::failed_before_acceptance: return next_provider(self, attempt, result);
+    case provider_outcome::created: return confirm_attempt(self, attempt_with(attempt, "created", result));
+    case provider_outcome::requires_action: {
+      auto step = status_step(attempt_with(attempt, "requires_action", result), payment->id, "requires_action", result);
+      step.failure_message.clear();
+      return commit_step(self, step, [self] {
+        self->state.busy = false;
+        tell_checkout(self, "payment_pending", "requires_action");
+        answer_waiting(self);
+        if (std::exchange(self->state.hinted, false)) resume(self);
+      });
+    }
+    case provider_outcome::processing:
+    case provider_outcome::unknown: {
+      // Never another provider: the money may be taken. Ask this one again, with backoff; after
+      // the bounded number of calls, answer "unknown" and keep asking at the longest interval.
+      const char* status = result.outcome == provider_outcome::processing ? "processing" : "unknown";
+      auto step = status_step(attempt_with(attempt, status, result), payment->id, status, result);
+      return commit_step(self, step, [self, attempt = *step.attempt] {
+        auto& state = self->state;
+        if (state.calls_this_step >= static_cast<std::int32_t>(state.shared->payments.attempts_max)) answer_waiting(self);
+        auto delay = std::exchange(state.hinted, false) ? std::chrono::milliseconds{0} : backoff(self, state.calls_this_step);
+        later(self, delay, [self, attempt] { query_attempt(self, attempt); });
+      });
+    }
+  }
+  (void)limits;
+}
+
+// --- fulfilment: seats sold, tickets signed ----------------------------------------------------
+
+std::string random_id(payment_state& state, const char* prefix) {
+  static constexpr char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  std::string id = prefix;
+  std::random_device device;
+  for (int i = 0; i < 22; ++i) id += alphabet[device() % 36];
+  (void)state;
+  return id;
+}
+
+void refund_all(payment_actor* self, std::string reason);
+
+void issue(payment_actor* self, std::int32_t retry) {
+  auto& state = self->state;
+  auto* payment = live_payment(state);
+  // Tickets for every sold line: ids are drawn now; a (checkout, type, seq) stored before keeps
+  // its ticket, so issuing again after a crash adds nothing.
+  struct draft {
+    storage::new_ticket ticket;
+  };
+  auto drafts = std::make_shared<std::vector<storage::new_ticket>>();
+  auto valid_from = state.order.event_starts_at_ms - admission_before_start_ms;
+  auto valid_until = state.order.event_ends_at_ms + admission_after_end_ms;
+  for (const auto& line : state.order.lines)
+    for (std::int32_t seq = 1; seq <= line.quantity; ++seq)
+      drafts->push_back({random_id(state, "tkt_"), line.ticket_type_id, seq, payment->holder_name,
+                         line.unit_price_minor, payment->currency, valid_from, valid_until, ""});
+  auto generated = payments::generate_ticket_key_pair();
+  if (!generated) {
+    log::error("cannot generate a ticket key", {{"checkout.id", state.checkout_id}});
+    return later(self, backoff(self, retry), [self, retry] { issue(self, retry + 1); });
+  }
+  storage::ticket_key_row fresh;
+  fresh.key_id = random_id(state, "tk_");
+  auto seed = generated->private_key.bytes();
+  auto public_bytes = generated->public_key.bytes();
+  fresh.private_key.assign(seed.begin(), seed.end());
+  fresh.public_key.assign(public_bytes.begin(), public_bytes.end());
+  auto result = std::make_shared<storage::issue_result>();
+  auto where = fence_of(state);
+  auto checkout_id = state.checkout_id;
+  auto payment_id = payment->id;
+  auto event_id = state.order.event_id;
+  run_job(
+      self,
+      [=](pqxx::connection& connection) {
+        auto key = storage::ticket_key(connection, event_id, fresh);
+        auto private_key = payments::ticket_private_key::from_bytes(
+            std::span{reinterpret_cast<const std::uint8_t*>(key.private_key.data()), key.private_key.size()});
+        if (!private_key) throw std::runtime_error("stored ticket key is not an Ed25519 seed");
+        for (auto& ticket : *drafts) {
+          payments::ticket_claims claims{ticket.id, event_id, ticket.ticket_type_id, ticket.valid_from_ms / 1000,
+                                         ticket.valid_until_ms / 1000, key.key_id};
+          auto payload = payments::make_ticket_payload(claims, *private_key);
+          if (!payload) throw std::runtime_error(std::string{"cannot sign a ticket: "} + payments::to_string(payload.error()));
+          ticket.payload = *payload;
+        }
+        *result = storage::issue_tickets(connection, where, checkout_id, payment_id, event_id, *drafts);
+      },
+      [self, result, retry](bool ran) {
+        auto& state = self->state;
+        if (!ran || result->outcome == storage::write_result::conflict) {
+          log::warn("issuing tickets did not commit; retrying", {{"checkout.id", state.checkout_id}});
+          state.loaded = ran ? false : state.loaded;
+          return later(self, backoff(self, retry), [self, retry] {
+            if (!self->state.loaded) return resume(self);
+            issue(self, retry + 1);
+          });
+        }
+        if (result->outcome == storage::write_result::fenced) return self->quit(caf::make_error(inventory_errc::fenced));
+        state.order.tickets = result->tickets;
+        state.busy = false;
+        tell_checkout(self, "tickets_issued", "tickets_issued");
+        log::info("tickets issued", {{"checkout.id", state.checkout_id}, {"tickets", result->tickets.size()}});
+      });
+}
+
+// Sells every line that is not sold yet through its quota. All sold -> tickets. A line with no
+// seat left (the hold expired and the seat went to someone else) -> the lines sold here go back
+// and the payment is refunded. Anything else (a quota restarting) -> try again shortly.
+void sell_lines(payment_actor* self, std::int32_t retry) {
+  auto& state = self->state;
+  std::vector<storage::order_line_row> unsold;
+  for (const auto& line : state.order.lines)
+    if (line.status != "sold") unsold.push_back(line);
+  if (unsold.empty()) return issue(self, 0);
+  struct tally {
+    std::size_t pending = 0;
+    std::vector<storage::order_line_row> sold;
+    bool no_seat = false;
+    bool failed = false;
+  };
+  auto count = std::make_shared<tally>();
+  count->pending = unsold.size();
+  auto settle = [self, count, retry] {
+    if (--count->pending > 0) return;
+    auto& state = self->state;
+    for (const auto& line : count->sold)
+      for (auto& mine : state.order.lines)
+        if (mine.ticket_type_id == line.ticket_type_id) mine.status = "sold";
+    if (count->no_seat) {
+      // Give back what this pass sold, then refund everything.
+      auto remaining = std::make_shared<std::size_t>(count->sold.size() + 1);
+      auto next = [self, remaining] {
+        if (--*remaining == 0) refund_all(self, "sold_out_after_expiry");
+      };
+      for (const auto& line : count->sold) {
+        auto region = region_of(*state.shared, line.ticket_type_id);
+        if (!region) {
+          next();
+          continue;
+        }
+        self->request(region, state.shared->limits.request_timeout_ms, deliver_atom::value, entity_kind::quota,
+                      line.ticket_type_id,
+                      caf::make_message(give_back_atom::value, state.checkout_id, line.quantity, line.tier_name))
+            .then([next](caf::ok_atom) { next(); }, [next](caf::error&) { next(); });
+      }
+      return next();
+    }
+    if (count->failed) return later(self, backoff(self, retry), [self, retry] { sell_lines(self, retry + 1); });
+    issue(self, 0);
+  };
+  for (const auto& line : unsold) {
+    auto region = region_of(*state.shared, line.ticket_type_id);
+    if (!region) {
+      count->failed = true;
+      settle();
+      continue;
+    }
+    self->request(region, state.shared->limits.request_timeout_ms, deliver_atom::value, entity_kind::quota,
+                  line.ticket_type_id, caf::make_message(sell_atom::value, state.checkout_id, line.quantity, line.tier_name))
+        .then(
+            [count, line, settle](caf::ok_atom) {
+              count->sold.push_back(line);
+              settle();
+            },
+            [count, settle](caf::error& failure) {
+              if (is_inventory_error(failure) && inventory_code(failure) == inventory_errc::sold_out) count->no_seat = true;
+              else count->failed = true;
+              settle();
+            });
+  }
+}
+
+void fulfil(payment_actor* self) {
+  auto& state = self->state;
+  state.busy = true;
+  // The lines' states are read again first: a quota's "no seat" must never be mistaken for a
+  // line that an earlier pass sold already.
+  auto order = std::make_shared<std::optional<storage::order_row>>();
+  auto id = state.checkout_id;
+  run_job(
+      self, [order, id](pqxx::connection& connection) { *order = storage::load_order(connection, id); },
+      [self, order](bool ran) {
+        if (!ran || !*order) return later(self, backoff(self, 1), [self] { fulfil(self); });
+        self->state.order = std::move(**order);
+        if (self->state.order.order_status != "paid") {
+          self->state.busy = false;
+          return;
+        }
+        sell_lines(self, 0);
+      });
+}
+
+// A late payment found no seat: the whole payment goes back to the buyer. The refund is recorded
+// (pending) before the provider is asked, under a key derived from the payment, so a retry after
+// a crash asks for the same refund and the provider does not pay out twice.
+void refund_all(payment_actor* self, std::string reason) {
+  auto& state = self->state;
+  state.busy = true;
+  auto* payment = live_payment(state);
+  auto amount = payment->captured_minor - payment->refunded_minor;
+  refund_request request{payment->id + "_all", payment->provider_reference, amount, payment->currency,
+                         "es_" + state.checkout_id + "_refund_all"};
+  auto payment_id = payment->id;
+  auto where = fence_of(state);
+  run_job(
+      self,
+      [request, payment_id, reason, where](pqxx::connection& connection) {
+        storage::begin_refund(connection, where, payment_id, request.refund_id, request.amount_minor, request.currency,
+                              reason, request.idempotency_key);
+      },
+      [self, request, reason](bool ran) {
+        if (!ran) return later(self, backoff(self, 1), [self, reason] { refund_all(self, reason); });
+        auto& state = self->state;
+        state.order.order_status = "refund_pending";
+        auto provider = provider_named(state, live_payment(state)->provider);
+        if (!provider) {
+          log::error("cannot refund: the payment's provider is not configured", {{"checkout.id", state.checkout_id}});
+          state.busy = false;
+          return;
+        }
+        call_provider<refund_result>(
+            self, [provider, request] { return provider->refund(request); },
+            [self, request, reason](const refund_result& result) {
+              if (result.outcome == refund_outcome::unknown || result.outcome == refund_outcome::failed) {
+                log::warn("refund not confirmed by the provider; asking again",
+                          {{"checkout.id", self->state.checkout_id}, {"error.message", result.message}});
+                return later(self, backoff(self, 3), [self, reason] { refund_all(self, reason); });
+              }
+              auto where = fence_of(self->state);
+              auto payment_id = live_payment(self->state)->id;
+              run_job(
+                  self,
+                  [where, payment_id, request, result](pqxx::connection& connection) {
+                    storage::finish_refund(connection, where, payment_id, request.refund_id, request.amount_minor,
+                                           result.reference, true);
+                  },
+                  [self, request, reason](bool ran) {
+                    if (!ran) return later(self, backoff(self, 1), [self, reason] { refund_all(self, reason); });
+                    auto& state = self->state;
+                    live_payment(state)->refunded_minor += request.amount_minor;
+                    state.busy = false;
+                    tell_checkout(self, "refunded", "refunded");
+                    log::info("payment refunded", {{"checkout.id", state.checkout_id}, {"reason", reason}});
+                  });
+            });
+      });
+}
+
+// --- activation -----------------------------------------------------------------------------------
+
+// The route of the live payment: the workspace's rule for its method, currency and country,
+// else the node's default order; only configured providers.
+std::vector<std::shared_ptr<payment_provider>> route_of(const payment_state& state,
+                                                        const std::vector<std::string>& configured_order) {
+  std::vector<std::shared_ptr<payment_provider>> route;
+  const auto& names = configured_order.empty() ? state.shared->payments.default_providers : configured_order;
+  for (const auto& name : names)
+    if (auto provider = provider_named(state, name)) route.push_back(provider);
+  return route;
+}
+
+// Continues whatever the stored state says is unfinished.
+void resume(payment_actor* self) {
+  auto& state = self->state;
+  if (state.busy) {
+    state.hinted = true;
+    return;
+  }
+  if (!state.loaded) {
+    auto order = std::make_shared<std::optional<storage::order_row>>();
+    auto route = std::make_shared<std::vector<std::string>>();
+    auto id = state.checkout_id;
+    state.busy = true;
+    return run_job(
+        self,
+        [order, route, id](pqxx::connection& connection) {
+          *order = storage::load_order(connection, id);
+          if (*order && !(*order)->payments.empty()) {
+            const auto& payment = (*order)->payments.back();
+            *route = storage::payment_route(connection, (*order)->workspace_id, payment.method, payment.currency,
+                                            payment.buyer_country);
+          }
+        },
+        [self, order, route](bool ran) {
+          auto& state = self->state;
+          state.busy = false;
+          if (!ran) return later(self, backoff(self, 1), [self] { resume(self); });
+          if (!*order) {
+            // No such checkout: answer not_found to what waits, then stop.
+            state.loaded = true;
+            return;
+          }
+          state.order = std::move(**order);
+          state.route = route_of(state, *route);
+          state.loaded = true;
+          resume(self);
+        });
+  }
+  auto* payment = live_payment(state);
+  if (!payment) return;
+  if (payment->status == "succeeded") {
+    if (state.order.order_status == "refund_pending") return refund_all(self, "sold_out_after_expiry");
+    if (state.order.order_status == "paid") fulfil(self);
+    return;
+  }
+  if (is_final(payment->status)) return;
+  state.busy = true;
+  state.calls_this_step = 0;
+  if (payment->attempts.empty()) {
+    state.route_index = 0;
+    return start_attempt(self);
+  }
+  auto attempt = payment->attempts.back();
+  if (attempt.status == "failed_before_acceptance" || attempt.status == "rejected") {
+    auto found = std::find_if(state.route.begin(), state.route.end(),
+                              [&](auto& provider) { return provider->name() == attempt.provider; });
+    state.route_index = found == state.route.end() ? state.route.size() : std::size_t(found - state.route.begin());
+    return next_provider(self, attempt, provider_result{});
+  }
+  auto found = std::find_if(state.route.begin(), state.route.end(),
+                            [&](auto& provider) { return provider->name() == attempt.provider; });
+  state.route_index = found == state.route.end() ? 0 : std::size_t(found - state.route.begin());
+  query_attempt(self, attempt);
+}
+
+// --- requests -------------------------------------------------------------------------------------
+
+caf::result<payment_answer> pay(payment_actor* self, pay_request& request) {
+  auto& state = self->state;
+  if (state.order.checkout_id.empty()) {
+    self->quit();
+    return caf::make_error(inventory_errc::not_found);
+  }
+  for (const auto& payment : state.order.payments)
+    if (!request.idempotency_key.empty() && payment.idempotency_key == request.idempotency_key) {
+      if (payment.request_hash_hex != request.request_hash) return caf::make_error(inventory_errc::idempotency_mismatch);
+      if (&payment != live_payment(state) || settled_for_answer(payment) || !state.busy) {
+        auto answer = payment_answer{payment_json(state, payment), true, settled_for_answer(payment)};
+        return answer;
+      }
+      auto promise = self->make_response_promise<payment_answer>();
+      state.waiting.push_back(promise);
+      return promise;
+    }
+  if (auto* live = live_payment(state); live && !(live->status == "declined" || live->status == "failed" ||
+                                                 live->status == "cancelled"))
+    return caf::make_error(inventory_errc::payment_in_progress);
+  if (state.busy) return caf::make_error(inventory_errc::payment_in_progress);
+  auto promise = self->make_response_promise<payment_answer>();
+  state.busy = true;
+  auto region = region_of(*state.shared, state.checkout_id);
+  auto fail = [self, promise](caf::error failure) mutable {
+    self->state.busy = false;
+    promise.deliver(std::move(failure));
+  };
+  if (!region) {
+    fail(caf::make_error(inventory_errc::fenced));
+    return promise;
+  }
+  // The checkout stops releases and re-quotes first (it answers its quote), then the payment
+  // and the order's payment_pending are committed together.
+  self->request(region, state.shared->limits.request_timeout_ms, deliver_atom::value, entity_kind::checkout,
+                state.checkout_id, caf::make_message(pay_atom::value))
+      .then(
+          [self, request, promise, fail](checkout_view& view) mutable {
+            auto& state = self->state;
+            auto quote = quote_of(view);
+            if (!quote) {
+              tell_checkout(self, "", "");
+              return fail(caf::make_error(inventory_errc::pricing_failed));
+            }
+            storage::payment_row payment;
+            payment.id = random_id(state, "pay_");
+            payment.checkout_id = state.checkout_id;
+            payment.event_id = state.order.event_id;
+            payment.workspace_id = state.order.workspace_id;
+            payment.method = request.method;
+            payment.method_token = request.method_token;
+            payment.buyer_country = request.country;
+            payment.holder_name = request.holder_name;
+            payment.amount_minor = quote->totals.gross_minor;
+            payment.currency = quote->currency;
+            payment.status = "pending";
+            payment.idempotency_key = request.idempotency_key;
+            payment.request_hash_hex = request.request_hash;
+            auto outcome = std::make_shared<storage::payment_start>(storage::payment_start::not_payable);
+            auto route = std::make_shared<std::vector<std::string>>();
+            auto where = fence_of(state);
+            std::vector<std::string> configured;
+            for (const auto& provider : state.shared->providers) configured.push_back(provider->name());
+            auto defaults = state.shared->payments.default_providers;
+            auto routable = std::make_shared<bool>(false);
+            run_job(
+                self,
+                [outcome, route, where, payment, configured, defaults, routable](pqxx::connection& connection) {
+                  *route = storage::payment_route(connection, payment.workspace_id, payment.method, payment.currency,
+                                                  payment.buyer_country);
+                  const auto& names = route->empty() ? defaults : *route;
+                  *routable = std::any_of(names.begin(), names.end(), [&](const std::string& name) {
+                    return std::find(configured.begin(), configured.end(), name) != configured.end();
+                  });
+                  if (*routable) *outcome = storage::start_payment(connection, where, payment);
+                },
+                [self, outcome, route, payment, promise, fail, routable](bool ran) mutable {
+                  auto& state = self->state;
+                  if (!ran || *outcome != storage::payment_start::created) {
+                    tell_checkout(self, "", "");
+                    auto code = !ran ? inventory_errc::database_unavailable
+                                : !*routable ? inventory_errc::no_payment_provider
+                                : *outcome == storage::payment_start::fenced ? inventory_errc::fenced
+                                                                              : inventory_errc::payment_in_progress;
+                    state.loaded = false;  // read what is stored before the next request
+                    fail(caf::make_error(code));
+                    return resume(self);
+                  }
+                  state.order.payments.push_back(payment);
+                  state.order.payments.back().created_at_ms = state.shared->now_ms(self->clock());
+                  state.order.order_status = "payment_pending";
+                  state.route = route_of(state, *route);
+                  state.route_index = 0;
+                  state.rounds = 0;
+                  tell_checkout(self, "payment_pending", "payment_pending");
+                  state.waiting.push_back(promise);
+                  // Whatever happens at the providers, the buyer hears within the wait bound.
+                  self->delayed_send(self, state.shared->payments.answer_wait_ms, answer_atom::value);
+                  start_attempt(self);
+                });
+          },
+          [fail](caf::error& failure) mutable { fail(failure); });
+  return promise;
+}
+
+caf::behavior running(payment_actor* self) {
+  return {
+      [self](pay_atom, pay_request& request) {
+        touch(self);
+        return pay(self, request);
+      },
+      [self](view_atom) -> caf::result<payment_answer> {
+        touch(self);
+        if (!live_payment(self->state)) {
+          if (self->state.order.checkout_id.empty()) self->quit();
+          return caf::make_error(inventory_errc::not_found);
+        }
+        return answer_of(self->state, false);
+      },
+      [self](hint_atom, const std::string& provider, const std::string& reference) {
+        touch(self);
+        auto& state = self->state;
+        auto* payment = live_payment(state);
+        log::info("payment hint", {{"checkout.id", state.checkout_id}, {"provider", provider}, {"reference", reference}});
+        if (!payment) return;
+        if (state.busy) {
+          state.hinted = true;
+          return;
+        }
+        resume(self);
+      },
+      [self](resume_atom) { resume(self); },
+      [self](done_atom, std::uint64_t token, bool ran) { on_done(self, token, ran); },
+      [self](answer_atom) { answer_waiting(self); },
+      [self](idle_atom, std::uint64_t generation) {
+        if (!idle_expired(self, generation)) return;
+        // Passivate only when nothing is under way: everything is in PostgreSQL.
+        if (self->state.busy || !self->state.waiting.empty() || !self->state.continuations.empty())
+          return watch_idle(self, self->state.idle.timeout);
+        self->quit();
+      },
+  };
+}
+
+caf::behavior payment(payment_actor* self, std::string checkout_id, placement where,
+                      std::shared_ptr<const services> shared) {
+  self->state.checkout_id = std::move(checkout_id);
+  self->state.where = where;
+  self->state.shared = std::move(shared);
+  self->set_exception_handler([self](std::exception_ptr& failure) -> caf::error {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& error) {
+      log::error("payment actor failed", {{"checkout.id", self->state.checkout_id}, {"error.message", error.what()}});
+    } catch (...) {
+    }
+    for (auto& promise : self->state.waiting) promise.deliver(caf::make_error(inventory_errc::outcome_unknown));
+    self->state.waiting.clear();
+    return caf::sec::runtime_error;
+  });
+  watch_idle(self, self->state.shared->limits.entity_idle_timeout_ms);
+  // Everything waits until the order is loaded; done messages drive the load itself.
+  self->set_default_handler(caf::skip);
+  auto loading = caf::behavior{
+      [self](done_atom, std::uint64_t token, bool ran) {
+        on_done(self, token, ran);
+        if (self->state.loaded) {
+          self->set_default_handler(caf::print_and_drop);
+          self->become(running(self));
+        }
+      },
+  };
+  resume(self);
+  return loading;
+}
+
+}  // namespace
+
+caf::actor spawn_payment(caf::actor_system& system, std::string checkout_id, placement where,
+                         std::shared_ptr<const services> shared) {
+  return system.spawn(payment, std::move(checkout_id), where, std::move(shared));
+}
+
+}  // namespace eventstripe::actors

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include <caf/fwd.hpp>
+
+#include "actors/services.hpp"
+
+namespace eventstripe::storage {
+class connection_pool;
+}
+
+namespace eventstripe::actors {
+class payment_provider;
+}
+
+namespace eventstripe::io {
+
+class router;
+class authenticator;
+
+struct payment_routes_context {
+  caf::actor_system* system = nullptr;
+  const actors::entity_directory* directory = nullptr;
+  authenticator* credentials = nullptr;
+  storage::connection_pool* pool = nullptr;
+  actors::inventory_limits limits;
+  std::chrono::milliseconds answer_wait{8'000};  // how long POST .../payments waits for a settled state
+  std::vector<std::shared_ptr<actors::payment_provider>> providers;
+};
+
+// Buyers: POST /api/v1/checkouts/{id}/payments, GET .../payment, GET .../tickets,
+// GET .../tickets/{ticket_id}/qr.svg|qr.png, GET /api/v1/events/{id}/ticket-key.
+// Providers: POST /webhooks/{provider}. Organizers (API key): POST /api/v1/checkin,
+// GET /api/v1/organizer/events/{id}/checkins.
+void add_payment_routes(router& routes, const payment_routes_context& context);
+
+}  // namespace eventstripe::io

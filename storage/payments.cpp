@@ -1,0 +1,337 @@
+#include "storage/payments.hpp"
+
+#include <stdexcept>
+
+#include <pqxx/pqxx>
+
+#include "storage/sql_support.hpp"
+
+namespace eventstripe::storage {
+namespace {
+
+std::string hex_of(const std::string& bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(bytes.size() * 2);
+  for (unsigned char byte : bytes) {
+    hex += digits[byte >> 4];
+    hex += digits[byte & 15];
+  }
+  return hex;
+}
+
+std::optional<std::string> nullable(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  return text;
+}
+
+const std::string payment_columns =
+    "id, checkout_id, event_id, workspace_id, method, method_token, buyer_country, holder_name, amount_minor, "
+    "currency, status, coalesce(provider, ''), coalesce(provider_reference, ''), captured_minor, refunded_minor, "
+    "coalesce(decline_code, ''), coalesce(failure_message, ''), coalesce(action_url, ''), "
+    "coalesce(idempotency_key, ''), encode(request_hash, 'hex'), " +
+    sql::unix_ms("created_at");
+
+payment_row read_payment(const pqxx::row& row) {
+  payment_row payment;
+  payment.id = row[0].as<std::string>();
+  payment.checkout_id = row[1].as<std::string>();
+  payment.event_id = row[2].as<std::string>();
+  payment.workspace_id = row[3].as<std::string>();
+  payment.method = row[4].as<std::string>();
+  payment.method_token = row[5].as<std::string>();
+  payment.buyer_country = row[6].as<std::string>();
+  payment.holder_name = row[7].as<std::string>();
+  payment.amount_minor = row[8].as<std::int64_t>();
+  payment.currency = row[9].as<std::string>();
+  payment.status = row[10].as<std::string>();
+  payment.provider = row[11].as<std::string>();
+  payment.provider_reference = row[12].as<std::string>();
+  payment.captured_minor = row[13].as<std::int64_t>();
+  payment.refunded_minor = row[14].as<std::int64_t>();
+  payment.decline_code = row[15].as<std::string>();
+  payment.failure_message = row[16].as<std::string>();
+  payment.action_url = row[17].as<std::string>();
+  payment.idempotency_key = row[18].as<std::string>();
+  payment.request_hash_hex = row[19].as<std::string>();
+  payment.created_at_ms = row[20].as<std::int64_t>();
+  return payment;
+}
+
+const std::string ticket_columns = "t.id, t.ticket_type_id, tt.name, t.seq, t.holder_name, t.unit_price_minor, t.currency, " +
+                                   sql::unix_ms("t.valid_from") + ", " + sql::unix_ms("t.valid_until") +
+                                   ", t.payload, t.status, " + sql::unix_ms("c.checked_in_at");
+
+ticket_row read_ticket(const pqxx::row& row) {
+  ticket_row ticket;
+  ticket.id = row[0].as<std::string>();
+  ticket.ticket_type_id = row[1].as<std::string>();
+  ticket.ticket_type_name = row[2].as<std::string>();
+  ticket.seq = row[3].as<std::int32_t>();
+  ticket.holder_name = row[4].as<std::string>();
+  ticket.unit_price_minor = row[5].as<std::int64_t>();
+  ticket.currency = row[6].as<std::string>();
+  ticket.valid_from_ms = row[7].as<std::int64_t>();
+  ticket.valid_until_ms = row[8].as<std::int64_t>();
+  ticket.payload = row[9].as<std::string>();
+  ticket.status = row[10].as<std::string>();
+  ticket.checked_in_at_ms = sql::optional_int64(row[11]);
+  return ticket;
+}
+
+std::vector<ticket_row> tickets_of(pqxx::transaction_base& transaction, const std::string& checkout_id) {
+  std::vector<ticket_row> tickets;
+  for (const auto& row : transaction.exec_params(
+           "SELECT " + ticket_columns +
+               " FROM tickets t JOIN ticket_types tt ON tt.id = t.ticket_type_id "
+               "LEFT JOIN checkins c ON c.ticket_id = t.id WHERE t.checkout_id = $1 ORDER BY tt.position, t.ticket_type_id, t.seq",
+           checkout_id))
+    tickets.push_back(read_ticket(row));
+  return tickets;
+}
+
+}  // namespace
+
+std::optional<order_row> load_order(pqxx::connection& connection, const std::string& checkout_id) {
+  pqxx::read_transaction transaction{connection};
+  auto rows = transaction.exec_params(
+      "SELECT c.id, c.event_id, e.workspace_id, c.buyer_email, coalesce(c.order_status, ''), " +
+          sql::unix_ms("e.starts_at") + ", " + sql::unix_ms("e.ends_at") +
+          " FROM checkouts c JOIN events e ON e.id = c.event_id WHERE c.id = $1 AND c.failure_code IS NULL",
+      checkout_id);
+  if (rows.empty()) return std::nullopt;
+  order_row order;
+  order.checkout_id = rows[0][0].as<std::string>();
+  order.event_id = rows[0][1].as<std::string>();
+  order.workspace_id = rows[0][2].as<std::string>();
+  order.buyer_email = rows[0][3].as<std::string>();
+  order.order_status = rows[0][4].as<std::string>();
+  order.event_starts_at_ms = rows[0][5].as<std::int64_t>();
+  order.event_ends_at_ms = rows[0][6].as<std::int64_t>();
+  for (const auto& line : transaction.exec_params(
+           "SELECT h.ticket_type_id, h.quantity, h.unit_price_minor, coalesce(h.tier_name, ''), h.status "
+           "FROM holds h JOIN ticket_types t ON t.id = h.ticket_type_id WHERE h.checkout_id = $1 ORDER BY t.position, t.id",
+           checkout_id))
+    order.lines.push_back({line[0].as<std::string>(), line[1].as<std::int32_t>(), line[2].as<std::int64_t>(),
+                           line[3].as<std::string>(), line[4].as<std::string>()});
+  for (const auto& row : transaction.exec_params(
+           "SELECT " + payment_columns + " FROM payments WHERE checkout_id = $1 ORDER BY created_at, id", checkout_id))
+    order.payments.push_back(read_payment(row));
+  for (const auto& row : transaction.exec_params(
+           "SELECT payment_id, attempt, provider, idempotency_key, coalesce(provider_reference, ''), status, "
+           "coalesce(http_status, 0), coalesce(detail, '') FROM payment_attempts WHERE checkout_id = $1 "
+           "ORDER BY payment_id, attempt",
+           checkout_id)) {
+    payment_attempt_row attempt{row[0].as<std::string>(), row[1].as<std::int32_t>(), row[2].as<std::string>(),
+                                row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<std::string>(),
+                                row[6].as<std::int32_t>(), row[7].as<std::string>()};
+    for (auto& payment : order.payments)
+      if (payment.id == attempt.payment_id) payment.attempts.push_back(std::move(attempt));
+  }
+  order.tickets = tickets_of(transaction, checkout_id);
+  return order;
+}
+
+payment_start start_payment(pqxx::connection& connection, const fence& where, const payment_row& payment) {
+  pqxx::work transaction{connection};
+  if (!sql::owns_shard(transaction, where.shard, where.epoch, where.node_id)) return payment_start::fenced;
+  if (!payment.idempotency_key.empty()) {
+    auto existing = transaction.exec_params(
+        "SELECT 1 FROM payments WHERE checkout_id = $1 AND idempotency_key = $2", payment.checkout_id,
+        payment.idempotency_key);
+    if (!existing.empty()) return payment_start::replayed;
+  }
+  auto live = transaction.exec_params(
+      "SELECT 1 FROM payments WHERE checkout_id = $1 AND status NOT IN ('declined', 'failed', 'cancelled')",
+      payment.checkout_id);
+  if (!live.empty()) return payment_start::live_payment_exists;
+  auto moved = transaction.exec_params(
+      "UPDATE checkouts SET order_status = 'payment_pending', order_updated_at = now() "
+      "WHERE id = $1 AND order_status IS NULL",
+      payment.checkout_id);
+  if (moved.affected_rows() != 1) return payment_start::not_payable;
+  transaction.exec_params(
+      "INSERT INTO payments (id, checkout_id, event_id, workspace_id, shard_id, method, method_token, buyer_country, "
+      "holder_name, amount_minor, currency, status, idempotency_key, request_hash) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, decode($13, 'hex'))",
+      payment.id, payment.checkout_id, payment.event_id, payment.workspace_id, where.shard, payment.method,
+      payment.method_token, payment.buyer_country, payment.holder_name, payment.amount_minor, payment.currency,
+      nullable(payment.idempotency_key), payment.request_hash_hex);
+  transaction.commit();
+  return payment_start::created;
+}
+
+write_result write_payment_step(pqxx::connection& connection, const fence& where, const payment_step& step) {
+  pqxx::work transaction{connection};
+  if (!sql::owns_shard(transaction, where.shard, where.epoch, where.node_id)) return write_result::fenced;
+  if (step.attempt) {
+    const auto& attempt = *step.attempt;
+    transaction.exec_params(
+        "INSERT INTO payment_attempts (payment_id, attempt, checkout_id, provider, idempotency_key, "
+        "provider_reference, status, http_status, detail) "
+        "SELECT $1, $2, checkout_id, $3, $4, $5, $6, $7, $8 FROM payments WHERE id = $1 "
+        "ON CONFLICT (payment_id, attempt) DO UPDATE SET provider_reference = "
+        "coalesce(EXCLUDED.provider_reference, payment_attempts.provider_reference), status = EXCLUDED.status, "
+        "http_status = EXCLUDED.http_status, detail = EXCLUDED.detail, updated_at = now()",
+        attempt.payment_id, attempt.attempt, attempt.provider, attempt.idempotency_key, nullable(attempt.reference),
+        attempt.status, attempt.http_status == 0 ? std::optional<std::int32_t>{} : attempt.http_status,
+        nullable(attempt.detail));
+  }
+  if (step.payment_status) {
+    transaction.exec_params(
+        "UPDATE payments SET status = $2, provider = coalesce($3, provider), "
+        "provider_reference = coalesce($4, provider_reference), captured_minor = coalesce($5, captured_minor), "
+        "decline_code = $6, failure_message = $7, action_url = $8, updated_at = now() WHERE id = $1",
+        step.payment_id, *step.payment_status, nullable(step.provider), nullable(step.provider_reference),
+        step.captured_minor, nullable(step.decline_code), nullable(step.failure_message), nullable(step.action_url));
+  }
+  if (step.order_status_from != "-") {
+    auto moved = transaction.exec_params(
+        "UPDATE checkouts SET order_status = $2, order_updated_at = now() "
+        "WHERE id = (SELECT checkout_id FROM payments WHERE id = $1) AND order_status IS NOT DISTINCT FROM $3",
+        step.payment_id, nullable(step.order_status_to), nullable(step.order_status_from));
+    if (moved.affected_rows() != 1) return write_result::conflict;
+  }
+  transaction.commit();
+  return write_result::written;
+}
+
+ticket_key_row ticket_key(pqxx::connection& connection, const std::string& event_id, const ticket_key_row& generated) {
+  pqxx::work transaction{connection};
+  transaction.exec_params(
+      "INSERT INTO event_ticket_keys (event_id, key_id, private_key, public_key) "
+      "VALUES ($1, $2, decode($3, 'hex'), decode($4, 'hex')) ON CONFLICT (event_id) DO NOTHING",
+      event_id, generated.key_id, hex_of(generated.private_key), hex_of(generated.public_key));
+  auto row = transaction.exec_params(
+      "SELECT key_id, private_key, public_key FROM event_ticket_keys WHERE event_id = $1", event_id);
+  ticket_key_row key{row[0][0].as<std::string>(), pqxx::binarystring{row[0][1]}.str(),
+                     pqxx::binarystring{row[0][2]}.str()};
+  transaction.commit();
+  return key;
+}
+
+std::optional<ticket_key_row> public_ticket_key(pqxx::connection& connection, const std::string& event_id) {
+  pqxx::read_transaction transaction{connection};
+  auto row = transaction.exec_params("SELECT key_id, public_key FROM event_ticket_keys WHERE event_id = $1", event_id);
+  if (row.empty()) return std::nullopt;
+  return ticket_key_row{row[0][0].as<std::string>(), {}, pqxx::binarystring{row[0][1]}.str()};
+}
+
+issue_result issue_tickets(pqxx::connection& connection, const fence& where, const std::string& checkout_id,
+                           const std::string& payment_id, const std::string& event_id,
+                           const std::vector<new_ticket>& tickets) {
+  pqxx::work transaction{connection};
+  if (!sql::owns_shard(transaction, where.shard, where.epoch, where.node_id)) return {write_result::fenced, {}};
+  for (const auto& ticket : tickets)
+    transaction.exec_params(
+        "INSERT INTO tickets (id, checkout_id, payment_id, event_id, ticket_type_id, seq, holder_name, "
+        "unit_price_minor, currency, valid_from, valid_until, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, " +
+            sql::timestamp(ticket.valid_from_ms) + ", " + sql::timestamp(ticket.valid_until_ms) +
+            ", $10) ON CONFLICT (checkout_id, ticket_type_id, seq) DO NOTHING",
+        ticket.id, checkout_id, payment_id, event_id, ticket.ticket_type_id, ticket.seq, ticket.holder_name,
+        ticket.unit_price_minor, ticket.currency, ticket.payload);
+  auto moved = transaction.exec_params(
+      "UPDATE checkouts SET order_status = 'tickets_issued', order_updated_at = now() "
+      "WHERE id = $1 AND order_status IN ('paid', 'tickets_issued')",
+      checkout_id);
+  if (moved.affected_rows() != 1) return {write_result::conflict, {}};
+  issue_result result;
+  result.tickets = tickets_of(transaction, checkout_id);
+  transaction.commit();
+  return result;
+}
+
+void begin_refund(pqxx::connection& connection, const fence& where, const std::string& payment_id,
+                  const std::string& refund_id, std::int64_t amount_minor, const std::string& currency,
+                  const std::string& reason, const std::string& idempotency_key) {
+  pqxx::work transaction{connection};
+  if (!sql::owns_shard(transaction, where.shard, where.epoch, where.node_id))
+    throw std::runtime_error("fenced: the shard moved");
+  transaction.exec_params(
+      "INSERT INTO refunds (id, payment_id, amount_minor, currency, reason, release_seats, status, idempotency_key) "
+      "VALUES ($1, $2, $3, $4, $5, true, 'pending', $6) ON CONFLICT (id) DO NOTHING",
+      refund_id, payment_id, amount_minor, currency, reason, idempotency_key);
+  transaction.exec_params(
+      "UPDATE checkouts SET order_status = 'refund_pending', order_updated_at = now() "
+      "WHERE id = (SELECT checkout_id FROM payments WHERE id = $1) "
+      "AND order_status IN ('paid', 'tickets_issued', 'partially_refunded')",
+      payment_id);
+  transaction.commit();
+}
+
+void finish_refund(pqxx::connection& connection, const fence& where, const std::string& payment_id,
+                   const std::string& refund_id, std::int64_t amount_minor, const std::string& provider_reference,
+                   bool succeeded) {
+  pqxx::work transaction{connection};
+  if (!sql::owns_shard(transaction, where.shard, where.epoch, where.node_id))
+    throw std::runtime_error("fenced: the shard moved");
+  auto moved = transaction.exec_params(
+      "UPDATE refunds SET status = $2, provider_reference = $3, updated_at = now() WHERE id = $1 AND status = 'pending'",
+      refund_id, succeeded ? "succeeded" : "failed", nullable(provider_reference));
+  if (moved.affected_rows() == 1 && succeeded) {
+    transaction.exec_params("UPDATE payments SET refunded_minor = refunded_minor + $2, updated_at = now() WHERE id = $1",
+                            payment_id, amount_minor);
+    transaction.exec_params(
+        "UPDATE checkouts c SET order_status = CASE WHEN p.refunded_minor >= p.captured_minor THEN 'refunded' "
+        "ELSE 'partially_refunded' END, order_updated_at = now() FROM payments p WHERE p.id = $1 AND c.id = p.checkout_id",
+        payment_id);
+  }
+  transaction.commit();
+}
+
+bool record_webhook_event(pqxx::connection& connection, const std::string& provider, const std::string& event_id,
+                          const std::string& type, const std::string& reference) {
+  pqxx::work transaction{connection};
+  auto inserted = transaction.exec_params(
+      "INSERT INTO webhook_events (provider, event_id, type, reference) VALUES ($1, $2, $3, $4) "
+      "ON CONFLICT DO NOTHING",
+      provider, event_id, type, reference);
+  transaction.commit();
+  return inserted.affected_rows() == 1;
+}
+
+std::optional<std::string> checkout_of_reference(pqxx::connection& connection, const std::string& provider,
+                                                 const std::string& reference) {
+  pqxx::read_transaction transaction{connection};
+  auto rows = transaction.exec_params(
+      "SELECT checkout_id FROM payment_attempts WHERE provider = $1 AND provider_reference = $2", provider, reference);
+  if (rows.empty()) return std::nullopt;
+  return rows[0][0].as<std::string>();
+}
+
+std::vector<std::string> checkouts_with_open_orders(pqxx::connection& connection, std::int32_t shard) {
+  pqxx::read_transaction transaction{connection};
+  std::vector<std::string> ids;
+  for (const auto& row : transaction.exec_params(
+           "SELECT DISTINCT p.checkout_id FROM payments p JOIN checkouts c ON c.id = p.checkout_id "
+           "WHERE p.shard_id = $1 AND (p.status IN ('pending', 'requires_action', 'processing', 'unknown') "
+           "OR c.order_status IN ('payment_pending', 'paid', 'refund_pending'))",
+           shard))
+    ids.push_back(row[0].as<std::string>());
+  return ids;
+}
+
+std::vector<std::string> payment_route(pqxx::connection& connection, const std::string& workspace_id,
+                                       const std::string& method, const std::string& currency,
+                                       const std::string& country) {
+  pqxx::read_transaction transaction{connection};
+  // Most specific first: an exact method beats '*', then currency, then country.
+  auto rows = transaction.exec_params(
+      "SELECT array_to_string(providers, ',') FROM payment_routes WHERE workspace_id = $1 "
+      "AND method IN ($2, '*') AND currency IN ($3, '*') AND country IN ($4, '*') "
+      "ORDER BY (method = '*'), (currency = '*'), (country = '*') LIMIT 1",
+      workspace_id, method, currency, country);
+  std::vector<std::string> providers;
+  if (rows.empty()) return providers;
+  auto list = rows[0][0].as<std::string>();
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    auto end = list.find(',', start);
+    if (end == std::string::npos) end = list.size();
+    if (end > start) providers.push_back(list.substr(start, end - start));
+    start = end + 1;
+  }
+  return providers;
+}
+
+}  // namespace eventstripe::storage

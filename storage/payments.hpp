@@ -1,0 +1,185 @@
+#pragma once
+
+// The payments' SQL: payments and their provider attempts, the order's state on the checkout,
+// webhook deduplication, ticket keys and tickets. Every write of a payment entity is fenced by
+// its shard's epoch (DESIGN.md) and conditional on the state it expects, so a stale actor can
+// neither capture twice nor issue twice. Times are unix milliseconds.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/pqxx_fwd.hpp"
+
+namespace eventstripe::storage {
+
+struct fence {
+  std::int32_t shard = 0;
+  std::int64_t epoch = 0;
+  std::string node_id;
+};
+
+struct payment_attempt_row {
+  std::string payment_id;
+  std::int32_t attempt = 0;
+  std::string provider;
+  std::string idempotency_key;
+  std::string reference;  // empty until the provider named it
+  std::string status;     // creating, created, confirming, requires_action, processing, unknown, succeeded, ...
+  std::int32_t http_status = 0;
+  std::string detail;
+};
+
+struct payment_row {
+  std::string id;
+  std::string checkout_id;
+  std::string event_id;
+  std::string workspace_id;
+  std::string method;
+  std::string method_token;
+  std::string buyer_country;
+  std::string holder_name;
+  std::int64_t amount_minor = 0;
+  std::string currency;
+  std::string status;  // pending, requires_action, processing, unknown, succeeded, declined, failed, cancelled
+  std::string provider;
+  std::string provider_reference;
+  std::int64_t captured_minor = 0;
+  std::int64_t refunded_minor = 0;
+  std::string decline_code;
+  std::string failure_message;
+  std::string action_url;
+  std::string idempotency_key;
+  std::string request_hash_hex;
+  std::int64_t created_at_ms = 0;
+  std::vector<payment_attempt_row> attempts;  // in attempt order
+};
+
+struct ticket_row {
+  std::string id;
+  std::string ticket_type_id;
+  std::string ticket_type_name;
+  std::int32_t seq = 0;
+  std::string holder_name;
+  std::int64_t unit_price_minor = 0;
+  std::string currency;
+  std::int64_t valid_from_ms = 0;
+  std::int64_t valid_until_ms = 0;
+  std::string payload;
+  std::string status;  // valid, revoked
+  std::optional<std::int64_t> checked_in_at_ms;
+};
+
+// One line of the order as the holds store it.
+struct order_line_row {
+  std::string ticket_type_id;
+  std::int32_t quantity = 0;
+  std::int64_t unit_price_minor = 0;
+  std::string tier_name;
+  std::string status;  // held, expired, released, sold, refunded
+};
+
+// What a checkout's payment entity loads: the order's state, its event, its lines, its payments
+// (oldest first) and its tickets.
+struct order_row {
+  std::string checkout_id;
+  std::string event_id;
+  std::string workspace_id;
+  std::string buyer_email;
+  std::string order_status;  // empty: no payment started
+  std::int64_t event_starts_at_ms = 0;
+  std::int64_t event_ends_at_ms = 0;
+  std::vector<order_line_row> lines;
+  std::vector<payment_row> payments;
+  std::vector<ticket_row> tickets;
+};
+
+std::optional<order_row> load_order(pqxx::connection& connection, const std::string& checkout_id);
+
+enum class payment_start { created, replayed, live_payment_exists, not_payable, fenced };
+
+// Inserts `payment` (status pending) and moves the checkout's order to payment_pending, if the
+// checkout has no order yet. A payment with the same Idempotency-Key answers `replayed`.
+payment_start start_payment(pqxx::connection& connection, const fence& where, const payment_row& payment);
+
+// One step of a payment, written in one transaction: an attempt's new state, the payment's new
+// state, and the order's (set when `order_status_from` matches; "-" leaves it alone).
+struct payment_step {
+  std::optional<payment_attempt_row> attempt;
+  std::string payment_id;
+  std::optional<std::string> payment_status;
+  std::string provider;
+  std::string provider_reference;
+  std::optional<std::int64_t> captured_minor;
+  std::string decline_code;
+  std::string failure_message;
+  std::string action_url;
+  std::string order_status_from = "-";  // the order state expected ("" = none); "-" = do not touch
+  std::string order_status_to;          // "" = none again (a declined payment frees the checkout)
+};
+
+enum class write_result { written, fenced, conflict };
+
+write_result write_payment_step(pqxx::connection& connection, const fence& where, const payment_step& step);
+
+// The event's ticket-signing key: the stored one, or `generated` stored now if it has none.
+struct ticket_key_row {
+  std::string key_id;
+  std::string private_key;  // raw 32 bytes
+  std::string public_key;   // raw 32 bytes
+};
+ticket_key_row ticket_key(pqxx::connection& connection, const std::string& event_id, const ticket_key_row& generated);
+// The public half only (for scanners); nullopt when the event has issued no tickets yet.
+std::optional<ticket_key_row> public_ticket_key(pqxx::connection& connection, const std::string& event_id);
+
+struct new_ticket {
+  std::string id;
+  std::string ticket_type_id;
+  std::int32_t seq = 0;
+  std::string holder_name;
+  std::int64_t unit_price_minor = 0;
+  std::string currency;
+  std::int64_t valid_from_ms = 0;
+  std::int64_t valid_until_ms = 0;
+  std::string payload;
+};
+
+// Inserts the tickets (a (checkout, ticket type, seq) that exists already stays as it was) and
+// moves the order from paid to tickets_issued; answers the tickets as stored.
+struct issue_result {
+  write_result outcome = write_result::written;
+  std::vector<ticket_row> tickets;
+};
+issue_result issue_tickets(pqxx::connection& connection, const fence& where, const std::string& checkout_id,
+                           const std::string& payment_id, const std::string& event_id,
+                           const std::vector<new_ticket>& tickets);
+
+// Records a refund as pending (an existing refund with this id stays as it is) and moves the
+// order to refund_pending.
+void begin_refund(pqxx::connection& connection, const fence& where, const std::string& payment_id,
+                  const std::string& refund_id, std::int64_t amount_minor, const std::string& currency,
+                  const std::string& reason, const std::string& idempotency_key);
+// The provider confirmed the refund: it counts against the payment once, and the order becomes
+// refunded (everything captured went back) or partially_refunded.
+void finish_refund(pqxx::connection& connection, const fence& where, const std::string& payment_id,
+                   const std::string& refund_id, std::int64_t amount_minor, const std::string& provider_reference,
+                   bool succeeded);
+
+// Records a verified webhook event; false when it was seen before (a duplicate).
+bool record_webhook_event(pqxx::connection& connection, const std::string& provider, const std::string& event_id,
+                          const std::string& type, const std::string& reference);
+// The checkout whose payment attempt has this provider reference, if any.
+std::optional<std::string> checkout_of_reference(pqxx::connection& connection, const std::string& provider,
+                                                 const std::string& reference);
+
+// Checkouts of `shard` whose order is unfinished (a payment under way, paid without tickets, a
+// refund pending): their payment entities must run to finish them, also after a crash.
+std::vector<std::string> checkouts_with_open_orders(pqxx::connection& connection, std::int32_t shard);
+
+// The providers a workspace routes `method` through for `currency` and `country`, most specific
+// rule first; empty when it has no rule (the node's default order applies).
+std::vector<std::string> payment_route(pqxx::connection& connection, const std::string& workspace_id,
+                                       const std::string& method, const std::string& currency,
+                                       const std::string& country);
+
+}  // namespace eventstripe::storage
