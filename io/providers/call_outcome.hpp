@@ -1,0 +1,62 @@
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "actors/payment_provider.hpp"
+#include "io/providers/http_client.hpp"
+
+// The one place that decides what an answer without a verdict means for money, shared by the
+// Stripe and Adyen adapters. The rule (DESIGN.md, Payments): only "the provider cannot have
+// processed it" may become `failed_before_acceptance` (the actor then tries the next provider);
+// anything that may have moved money is `unknown` (the actor asks the same provider again).
+namespace eventstripe::io::providers {
+
+// What a call can do to money, which decides what a missing or non-committal answer means.
+enum class call_effect : std::uint8_t {
+  registers,  // creates a record and charges nothing (Stripe's unconfirmed PaymentIntent)
+  charges,    // may move money (Stripe confirm, Adyen POST /payments)
+  reads,      // reports the state (Stripe retrieve, Adyen's repeated /payments): a failed read
+              // says nothing about the payment, so it is never `failed_before_acceptance`
+  cancels,    // voids a payment that is not captured
+};
+
+// A call that got no complete HTTP answer:
+//   invalid_request                         -> rejected (a bug on our side; nothing was sent)
+//   connect_failed, timeout_before_send     -> failed_before_acceptance (reads: unknown)
+//   send_failed, timeout_after_send, bad_response -> unknown
+actors::provider_outcome outcome_without_answer(http_outcome transport, call_effect effect);
+
+// Statuses that are no verdict on the payment, whatever the body says:
+//   5xx -> registers: failed_before_acceptance (nothing can be charged by it); otherwise unknown
+//          (Stripe: a 500 "may or may not have been processed"; Adyen says to retry with the key)
+//   409 -> unknown (the same idempotency key is still being processed)
+//   429 -> registers, cancels: failed_before_acceptance (rate limited: not processed);
+//          charges, reads: unknown (conservative: resolved by a read, which cannot charge)
+// nullopt for every other status.
+std::optional<actors::provider_outcome> outcome_of_transient_status(int status, call_effect effect);
+
+// Refunds are always repeated with the same idempotency key, so "not sent" and "refused" are
+// both `failed` (http_status 0 tells "never reached the provider": repeat it), and anything
+// that may have been processed is `unknown`.
+actors::refund_outcome refund_outcome_without_answer(http_outcome transport);
+std::optional<actors::refund_outcome> refund_outcome_of_transient_status(int status);
+
+// `text` with every occurrence of each non-empty secret replaced by "***": provider error
+// messages are copied into results and logs, and a provider may echo what it was sent.
+std::string without_secrets(std::string text, std::initializer_list<std::string_view> secrets);
+
+// Stable snake_case names, for logs (actors::to_string is declared by the interface but is not
+// part of this library).
+std::string_view outcome_name(actors::provider_outcome outcome);
+std::string_view refund_outcome_name(actors::refund_outcome outcome);
+
+// One warning line for a provider call that ended without a definite verdict (unknown, failed
+// before acceptance, rejected). Never given secrets: the message was passed through without_secrets.
+void log_provider_call(std::string_view provider, std::string_view operation, std::string_view outcome,
+                       int http_status, std::string_view message);
+
+}  // namespace eventstripe::io::providers
