@@ -10,10 +10,6 @@ export class Exchange {
     this.url = url;
     this.path = url.pathname;
     this.method = request.method;
-    this.client_gone = false;
-    response.on('close', () => {
-      if (!response.writableFinished) this.client_gone = true;
-    });
   }
 
   header(name) {

@@ -11,7 +11,8 @@ import https from 'node:https';
 import { handle_adyen } from './adyen_api.mjs';
 import { check_config, read_pem } from './config.mjs';
 import { handle_control } from './control_api.mjs';
-import { Exchange } from './exchange.mjs';
+import { BodyTooLargeError, Exchange } from './exchange.mjs';
+import { FormError } from './form_encoding.mjs';
 import { IdempotencyStore } from './idempotency.mjs';
 import { ScenarioBook } from './scenarios.mjs';
 import { PaymentStore } from './store.mjs';
@@ -109,8 +110,10 @@ function handler(context) {
       response.on('finish', () => process.stderr.write(`${request.method} ${url.pathname} -> ${response.statusCode}\n`));
     }
     dispatch(context, exchange).catch((error) => {
+      if (error instanceof BodyTooLargeError) return exchange.send({ status: 413, body: { error: error.message } });
+      if (error instanceof FormError) return exchange.send({ status: 400, body: { error: error.message } });
       process.stderr.write(`sandbox: ${request.method} ${url.pathname} failed: ${error.stack ?? error}\n`);
-      exchange.send({ status: 500, body: { error: 'sandbox internal error', detail: String(error.message ?? error) } });
+      return exchange.send({ status: 500, body: { error: 'sandbox internal error', detail: String(error.message ?? error) } });
     });
   };
 }
