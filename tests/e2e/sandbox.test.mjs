@@ -105,7 +105,7 @@ function expectStatus(answer, status, what) {
 const cardIntent = (reference, extra = {}) => ({
   amount: 2500,
   currency: 'EUR',
-  'metadata': { checkout_id: reference, payment_id: `pay_${reference}` },
+  metadata: { checkout_id: reference, payment_id: `pay_${reference}` },
   description: 'Two tickets',
   ...extra,
 });
