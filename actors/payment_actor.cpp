@@ -21,6 +21,8 @@
 #include "actors/idle_watch.hpp"
 #include "actors/money.hpp"
 #include "actors/payment_provider.hpp"
+#include "actors/payments/method_catalogue.hpp"
+#include "actors/payments/retry_backoff.hpp"
 #include "actors/payments/ticket_signing.hpp"
 #include "actors/time_format.hpp"
 #include "config/log.hpp"
@@ -145,10 +147,12 @@ void later(payment_actor* self, std::chrono::milliseconds delay, std::function<v
 std::chrono::milliseconds backoff(payment_actor* self, std::int32_t retry) {
   auto& state = self->state;
   const auto& limits = state.shared->payments;
-  // TODO(payments rules): use payments::retry_delay once it lands.
-  auto ceiling = limits.retry_initial_ms.count() << std::min(retry, 16);
-  ceiling = std::min<std::int64_t>(ceiling, limits.retry_max_ms.count());
-  return std::chrono::milliseconds{static_cast<std::int64_t>(state.jitter() % static_cast<std::uint64_t>(ceiling + 1))};
+  // Steps keep going at the longest interval once past the bound (an unknown outcome is asked
+  // about until it is known), so the attempt number is clamped below the rules' limit.
+  auto attempt = std::clamp(retry, 1, payments::retry_attempts_limit - 1);
+  return payments::retry_delay(attempt, limits.retry_initial_ms, limits.retry_max_ms, payments::retry_attempts_limit,
+                               state.jitter())
+      .value_or(limits.retry_max_ms);
 }
 
 // --- answers -----------------------------------------------------------------------------------
@@ -748,12 +752,14 @@ void refund_all(payment_actor* self, std::string reason) {
 
 // The route of the live payment: the workspace's rule for its method, currency and country,
 // else the node's default order; only configured providers.
-std::vector<std::shared_ptr<payment_provider>> route_of(const payment_state& state,
+std::vector<std::shared_ptr<payment_provider>> route_of(const payment_state& state, const std::string& method_id,
                                                         const std::vector<std::string>& configured_order) {
   std::vector<std::shared_ptr<payment_provider>> route;
+  const auto* method = payments::find_method(method_id);
   const auto& names = configured_order.empty() ? state.shared->payments.default_providers : configured_order;
   for (const auto& name : names)
-    if (auto provider = provider_named(state, name)) route.push_back(provider);
+    if (auto provider = provider_named(state, name); provider && method && method->offered_by(provider->kind()))
+      route.push_back(provider);
   return route;
 }
 
@@ -789,7 +795,7 @@ void resume(payment_actor* self) {
             return;
           }
           state.order = std::move(**order);
-          state.route = route_of(state, *route);
+          if (auto* payment = live_payment(state)) state.route = route_of(state, payment->method, *route);
           state.loaded = true;
           resume(self);
         });
@@ -867,6 +873,12 @@ caf::result<payment_answer> pay(payment_actor* self, pay_request& request) {
               tell_checkout(self, "", "");
               return fail(caf::make_error(inventory_errc::pricing_failed));
             }
+            // Only the methods the catalogue offers for the event's currency and the buyer's country.
+            auto offered = payments::methods_for(quote->currency, request.country);
+            if (std::none_of(offered.begin(), offered.end(), [&](const payments::method* m) { return m->id == request.method; })) {
+              tell_checkout(self, "", "");
+              return fail(caf::make_error(inventory_errc::payment_method_unavailable));
+            }
             storage::payment_row payment;
             payment.id = random_id(state, "pay_");
             payment.checkout_id = state.checkout_id;
@@ -884,8 +896,10 @@ caf::result<payment_answer> pay(payment_actor* self, pay_request& request) {
             auto outcome = std::make_shared<storage::payment_start>(storage::payment_start::not_payable);
             auto route = std::make_shared<std::vector<std::string>>();
             auto where = fence_of(state);
-            std::vector<std::string> configured;
-            for (const auto& provider : state.shared->providers) configured.push_back(provider->name());
+            std::vector<std::string> configured;  // configured providers that offer the method
+            const auto* method = payments::find_method(request.method);
+            for (const auto& provider : state.shared->providers)
+              if (method && method->offered_by(provider->kind())) configured.push_back(provider->name());
             auto defaults = state.shared->payments.default_providers;
             auto routable = std::make_shared<bool>(false);
             run_job(
@@ -914,7 +928,7 @@ caf::result<payment_answer> pay(payment_actor* self, pay_request& request) {
                   state.order.payments.push_back(payment);
                   state.order.payments.back().created_at_ms = state.shared->now_ms(self->clock());
                   state.order.order_status = "payment_pending";
-                  state.route = route_of(state, *route);
+                  state.route = route_of(state, payment.method, *route);
                   state.route_index = 0;
                   state.rounds = 0;
                   tell_checkout(self, "payment_pending", "payment_pending");

@@ -12,6 +12,7 @@
 
 #include "actors/payment_provider.hpp"
 #include "actors/payments/encoding.hpp"
+#include "actors/payments/method_catalogue.hpp"
 #include "actors/payments/qr_image.hpp"
 #include "actors/payments/ticket_signing.hpp"
 #include "actors/protocol.hpp"
@@ -100,6 +101,42 @@ void pay(const payment_routes_context& context, http_request& request, responder
       caf::make_message(actors::pay_atom::value, std::move(pay)), timeout,
       [respond, checkout_id](actors::payment_answer& answer) { respond(payment_response(answer, checkout_id)); },
       [respond, id = request.request_id](caf::error& failure) { respond(inventory_problem(failure, id)); });
+}
+
+// The methods a buyer from `country` can pay this checkout with: valid for the event's currency
+// and the country (the catalogue), and offered by at least one configured provider.
+void payment_methods(const payment_routes_context& context, http_request& request, responder respond) {
+  auto checkout_id = request.path_parameters.at("checkout_id");
+  if (!is_random_id(checkout_id, "co_")) return respond(problem(404, "not-found", "Not found", "No such checkout."));
+  auto country = request.query_value("country");
+  if (!country || !upper_letters(*country, 2))
+    return respond(problem(400, "invalid-query", "Invalid query",
+                           "country: required, an ISO 3166-1 alpha-2 code in capitals (e.g. ?country=DE)"));
+  std::vector<std::string> kinds;
+  for (const auto& provider : context.providers) kinds.emplace_back(provider->kind());
+  answer_from_database(*context.pool, request.request_id, [checkout_id, country = *country, kinds](pqxx::connection& connection) {
+    pqxx::read_transaction transaction{connection};
+    auto rows = transaction.exec_params(
+        "SELECT e.currency FROM checkouts c JOIN events e ON e.id = c.event_id WHERE c.id = $1 AND c.failure_code IS NULL",
+        checkout_id);
+    if (rows.empty()) return problem(404, "not-found", "Not found", "No such checkout.");
+    auto currency = rows[0][0].as<std::string>();
+    nlohmann::json methods = nlohmann::json::array();
+    for (const auto* method : actors::payments::methods_for(currency, country)) {
+      nlohmann::json providers = nlohmann::json::array();
+      for (const auto& kind : kinds)
+        if (method->offered_by(kind) && std::find(providers.begin(), providers.end(), kind) == providers.end())
+          providers.push_back(kind);
+      if (providers.empty()) continue;
+      methods.push_back({{"id", method->id},
+                         {"name", method->name},
+                         {"category", actors::payments::to_string(method->category)},
+                         {"needs_redirect", method->needs_redirect},
+                         {"providers", providers}});
+    }
+    nlohmann::json body{{"currency", currency}, {"country", country}, {"methods", methods}};
+    return json_response(200, body.dump());
+  }, std::move(respond));
 }
 
 void view_payment(const payment_routes_context& context, http_request& request, responder respond) {
@@ -369,6 +406,8 @@ void checkin_counts(const payment_routes_context& context, const http_request& r
 void add_payment_routes(router& routes, const payment_routes_context& context) {
   routes.add("POST", "/api/v1/checkouts/{checkout_id}/payments",
              [context](http_request& request, responder respond) { pay(context, request, std::move(respond)); });
+  routes.add("GET", "/api/v1/checkouts/{checkout_id}/payment-methods",
+             [context](http_request& request, responder respond) { payment_methods(context, request, std::move(respond)); });
   routes.add("GET", "/api/v1/checkouts/{checkout_id}/payment",
              [context](http_request& request, responder respond) { view_payment(context, request, std::move(respond)); });
   routes.add("GET", "/api/v1/checkouts/{checkout_id}/tickets",
