@@ -6,6 +6,7 @@
 // HMAC-SHA256 under a hex key and sends the base64 result inside the notification. Both allow
 // several secrets at once, because a secret is rotated by adding the new one before removing the
 // old. Comparisons are constant-time. Pure functions: the provider adapters in io/ call them.
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
