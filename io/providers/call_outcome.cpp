@@ -87,11 +87,49 @@ std::string_view refund_outcome_name(refund_outcome outcome) {
   return "unknown";
 }
 
+namespace {
+
 void log_provider_call(std::string_view provider, std::string_view operation, std::string_view outcome,
                        int http_status, std::string_view message) {
   log::warn("payment provider call without a definite verdict",
             {{"provider", provider}, {"provider.operation", operation}, {"provider.outcome", outcome},
              {"http.response.status_code", http_status}, {"error.message", message}});
+}
+
+}  // namespace
+
+actors::provider_result result_without_answer(const outbound_response& answer, call_effect effect) {
+  actors::provider_result result;
+  result.outcome = outcome_without_answer(answer.outcome, effect);
+  result.message = std::string{to_string(answer.outcome)} + ": " + answer.detail;
+  return result;
+}
+
+actors::refund_result refund_result_without_answer(const outbound_response& answer) {
+  actors::refund_result result;
+  result.outcome = refund_outcome_without_answer(answer.outcome);
+  result.message = std::string{to_string(answer.outcome)} + ": " + answer.detail;
+  return result;
+}
+
+actors::provider_result finish_call(std::string_view provider, std::string_view operation,
+                                    actors::provider_result result, std::initializer_list<std::string_view> secrets) {
+  result.message = without_secrets(std::move(result.message), secrets);
+  auto outcome = result.outcome;
+  if (outcome == provider_outcome::unknown || outcome == provider_outcome::failed_before_acceptance ||
+      outcome == provider_outcome::rejected) {
+    log_provider_call(provider, operation, outcome_name(outcome), result.http_status, result.message);
+  }
+  return result;
+}
+
+actors::refund_result finish_refund(std::string_view provider, actors::refund_result result,
+                                    std::initializer_list<std::string_view> secrets) {
+  result.message = without_secrets(std::move(result.message), secrets);
+  if (result.outcome == refund_outcome::failed || result.outcome == refund_outcome::unknown) {
+    log_provider_call(provider, "refund", refund_outcome_name(result.outcome), result.http_status, result.message);
+  }
+  return result;
 }
 
 }  // namespace eventstripe::io::providers

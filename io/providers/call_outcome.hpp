@@ -49,14 +49,22 @@ std::optional<actors::refund_outcome> refund_outcome_of_transient_status(int sta
 // messages are copied into results and logs, and a provider may echo what it was sent.
 std::string without_secrets(std::string text, std::initializer_list<std::string_view> secrets);
 
+// A call that got no complete answer, as a result: outcome per outcome_without_answer, message
+// naming the transport failure and its detail, http_status 0.
+actors::provider_result result_without_answer(const outbound_response& answer, call_effect effect);
+actors::refund_result refund_result_without_answer(const outbound_response& answer);
+
+// The last step of every adapter call: the message passes through without_secrets, and a call
+// without a definite verdict (unknown, failed_before_acceptance, rejected; refunds: failed,
+// unknown) is logged as one warning naming the provider account and the operation.
+actors::provider_result finish_call(std::string_view provider, std::string_view operation,
+                                    actors::provider_result result, std::initializer_list<std::string_view> secrets);
+actors::refund_result finish_refund(std::string_view provider, actors::refund_result result,
+                                    std::initializer_list<std::string_view> secrets);
+
 // Stable snake_case names, for logs (actors::to_string is declared by the interface but is not
 // part of this library).
 std::string_view outcome_name(actors::provider_outcome outcome);
 std::string_view refund_outcome_name(actors::refund_outcome outcome);
-
-// One warning line for a provider call that ended without a definite verdict (unknown, failed
-// before acceptance, rejected). Never given secrets: the message was passed through without_secrets.
-void log_provider_call(std::string_view provider, std::string_view operation, std::string_view outcome,
-                       int http_status, std::string_view message);
 
 }  // namespace eventstripe::io::providers

@@ -1,4 +1,5 @@
 #include "io/providers/http_client.hpp"
+#include "io/providers/wire_fields.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -39,14 +40,6 @@ using deadline_type = steady_clock::time_point;
 inline constexpr std::size_t receive_buffer_size_bytes = 16 * 1024;
 
 // ---- text helpers -----------------------------------------------------------------------------
-
-char lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string lower_case(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), lower_ascii);
-  return out;
-}
 
 bool is_token_character(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
@@ -428,7 +421,7 @@ composed_request compose_request(const outbound_request& request, const http_end
   std::string text = request.method + " " + endpoint.base_path + request.path + " HTTP/1.1\r\n";
   text += "Host: " + host_header(endpoint) + "\r\n";
   for (const auto& [name, value] : request.headers) {
-    if (!is_token(name) || is_reserved_header(lower_case(name)) || !is_safe_header_value(value)) {
+    if (!is_token(name) || is_reserved_header(ascii_lower(name)) || !is_safe_header_value(value)) {
       return {{}, "bad header " + name};
     }
     text += name + ": " + value + "\r\n";
@@ -542,7 +535,7 @@ class response_parser {
       fail("bad header line");
       return false;
     }
-    auto [slot, inserted] = response_.headers.try_emplace(lower_case(line.substr(0, colon)), value);
+    auto [slot, inserted] = response_.headers.try_emplace(ascii_lower(line.substr(0, colon)), value);
     if (!inserted) slot->second.append(", ").append(value);
     return true;
   }
@@ -560,7 +553,7 @@ class response_parser {
     }
     if (head_request_ || status == 204 || status == 304) return move_to(phase::done);
     if (const auto* coding = header("transfer-encoding")) {
-      auto codings = lower_case(*coding);
+      auto codings = ascii_lower(*coding);
       auto last = trim_whitespace(std::string_view{codings}.substr(codings.rfind(',') + 1));
       return move_to(last == "chunked" ? phase::chunk_size : phase::body_until_close);
     }
@@ -688,7 +681,7 @@ std::optional<http_endpoint> parse_http_endpoint(std::string_view url) {
   http_endpoint endpoint;
   auto scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) return std::nullopt;
-  auto scheme = lower_case(url.substr(0, scheme_end));
+  auto scheme = ascii_lower(url.substr(0, scheme_end));
   if (scheme != "http" && scheme != "https") return std::nullopt;
   endpoint.tls = scheme == "https";
   url.remove_prefix(scheme_end + 3);

@@ -9,6 +9,7 @@
 #include "io/providers/call_outcome.hpp"
 #include "io/providers/form_encoding.hpp"
 #include "io/providers/http_client.hpp"
+#include "io/providers/wire_fields.hpp"
 
 namespace eventstripe::io::providers {
 
@@ -31,35 +32,9 @@ bool is_stripe_id(std::string_view id) {
   });
 }
 
-std::string ascii_case(std::string_view text, bool upper) {
-  std::string out(text);
-  for (auto& c : out) {
-    if (upper && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    if (!upper && c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-// ---- reading Stripe's JSON (absent or mistyped fields read as empty) ----------------------------
-
-std::string text_at(const json& object, const char* key) {
-  if (!object.is_object()) return {};
-  auto found = object.find(key);
-  return found != object.end() && found->is_string() ? found->get<std::string>() : std::string{};
-}
-
-const json* object_at(const json& object, const char* key) {
-  if (!object.is_object()) return nullptr;
-  auto found = object.find(key);
-  return found != object.end() && found->is_object() ? &*found : nullptr;
-}
-
 void read_amount(provider_result& result, const json& intent) {
-  auto amount = intent.is_object() ? intent.find("amount") : intent.end();
-  if (intent.is_object() && amount != intent.end() && amount->is_number_integer()) {
-    result.amount_minor = amount->get<std::int64_t>();
-  }
-  result.currency = ascii_case(text_at(intent, "currency"), true);
+  result.amount_minor = integer_at(intent, "amount").value_or(0);
+  result.currency = ascii_upper(text_at(intent, "currency"));
 }
 
 // decline_code when Stripe gives one ("insufficient_funds"), else the error code ("card_declined").
@@ -121,12 +96,8 @@ provider_result from_card_error(const json& error, int http_status) {
 }
 
 provider_result map_intent_answer(const outbound_response& answer, call_effect effect) {
+  if (answer.outcome != http_outcome::response) return result_without_answer(answer, effect);
   provider_result result;
-  if (answer.outcome != http_outcome::response) {
-    result.outcome = outcome_without_answer(answer.outcome, effect);
-    result.message = std::string{to_string(answer.outcome)} + ": " + answer.detail;
-    return result;
-  }
   auto body = json::parse(answer.body, nullptr, false);
   int status = answer.status;
   result.http_status = status;
@@ -154,12 +125,8 @@ provider_result map_intent_answer(const outbound_response& answer, call_effect e
 }
 
 refund_result map_refund_answer(const outbound_response& answer) {
+  if (answer.outcome != http_outcome::response) return refund_result_without_answer(answer);
   refund_result result;
-  if (answer.outcome != http_outcome::response) {
-    result.outcome = refund_outcome_without_answer(answer.outcome);
-    result.message = std::string{to_string(answer.outcome)} + ": " + answer.detail;
-    return result;
-  }
   auto body = json::parse(answer.body, nullptr, false);
   result.http_status = answer.status;
   if (answer.status >= 200 && answer.status < 300) {
@@ -234,13 +201,7 @@ struct stripe_call {
   }
 
   provider_result finish(std::string_view operation, provider_result result) const {
-    result.message = without_secrets(std::move(result.message), {settings.secret_key});
-    auto outcome = result.outcome;
-    if (outcome == provider_outcome::unknown || outcome == provider_outcome::failed_before_acceptance ||
-        outcome == provider_outcome::rejected) {
-      log_provider_call(settings.name, operation, outcome_name(outcome), result.http_status, result.message);
-    }
-    return result;
+    return finish_call(settings.name, operation, std::move(result), {settings.secret_key});
   }
 
   // A request this adapter refuses to send (a bug upstream): rejected, nothing sent.
@@ -272,7 +233,7 @@ provider_result stripe_provider::create(const actors::payment_request& request) 
   stripe_call call{settings_, *client_};
   if (request.idempotency_key.empty()) return call.refused("create", "no idempotency key");
   form_fields fields{{"amount", std::to_string(request.amount_minor)},
-                     {"currency", ascii_case(request.currency, false)},
+                     {"currency", ascii_lower(request.currency)},
                      {"confirm", "false"}};
   if (!request.method_token.empty()) fields.emplace_back("payment_method", request.method_token);
   if (!request.description.empty()) fields.emplace_back("description", request.description);
@@ -320,11 +281,7 @@ refund_result stripe_provider::refund(const actors::refund_request& request) {
                        {"metadata[refund_id]", request.refund_id}};
     result = map_refund_answer(client_->send(call.request("POST", "/v1/refunds", form_body(fields), request.idempotency_key)));
   }
-  result.message = without_secrets(std::move(result.message), {settings_.secret_key});
-  if (result.outcome == refund_outcome::failed || result.outcome == refund_outcome::unknown) {
-    log_provider_call(settings_.name, "refund", refund_outcome_name(result.outcome), result.http_status, result.message);
-  }
-  return result;
+  return finish_refund(settings_.name, std::move(result), {settings_.secret_key});
 }
 
 webhook_check stripe_provider::verify_webhook(const actors::header_map& headers, std::string_view raw_body,
