@@ -1,8 +1,6 @@
 #include "io/providers/http_client.hpp"
-#include "io/providers/wire_fields.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -20,10 +18,11 @@
 #include <cerrno>
 #include <charconv>
 #include <climits>
-#include <cstring>
 #include <stdexcept>
 #include <system_error>
 #include <variant>
+
+#include "io/providers/wire_fields.hpp"
 
 namespace eventstripe::io::providers {
 
@@ -54,12 +53,6 @@ bool is_token(std::string_view text) {
 bool is_host_character(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
          c == '_' || c == ':';
-}
-
-std::string_view trim_whitespace(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
 }
 
 std::string system_error_text(int error_number) {
@@ -530,7 +523,7 @@ class response_parser {
 
   bool parse_header_line(std::string_view line) {
     auto colon = line.find(':');
-    auto value = colon == std::string_view::npos ? std::string_view{} : trim_whitespace(line.substr(colon + 1));
+    auto value = colon == std::string_view::npos ? std::string_view{} : trim_spaces(line.substr(colon + 1));
     if (colon == std::string_view::npos || !is_token(line.substr(0, colon)) || !is_safe_header_value(value)) {
       fail("bad header line");
       return false;
@@ -554,7 +547,7 @@ class response_parser {
     if (head_request_ || status == 204 || status == 304) return move_to(phase::done);
     if (const auto* coding = header("transfer-encoding")) {
       auto codings = ascii_lower(*coding);
-      auto last = trim_whitespace(std::string_view{codings}.substr(codings.rfind(',') + 1));
+      auto last = trim_spaces(std::string_view{codings}.substr(codings.rfind(',') + 1));
       return move_to(last == "chunked" ? phase::chunk_size : phase::body_until_close);
     }
     if (const auto* length_text = header("content-length")) {
@@ -590,7 +583,7 @@ class response_parser {
     if (end == std::string::npos) {
       return buffer_.size() > chunk_size_line_size_max_bytes ? fail("chunk size line too long") : step::wait;
     }
-    auto line = trim_whitespace(std::string_view{buffer_.data(), std::min(end, buffer_.find(';'))});
+    auto line = trim_spaces(std::string_view{buffer_.data(), std::min(end, buffer_.find(';'))});
     std::size_t size = 0;
     auto parsed = std::from_chars(line.data(), line.data() + line.size(), size, 16);
     if (line.empty() || parsed.ec != std::errc{} || parsed.ptr != line.data() + line.size()) {

@@ -17,11 +17,11 @@
 // It exists because failover correctness needs to know exactly how far a request got: "nothing
 // was sent" may be retried elsewhere, "sent but no complete answer" may have moved money.
 //
-// One request is one connection (`Connection: close`): simpler than pooling, and provider calls
-// are few compared to the TLS handshake they cost. Every request has ONE deadline covering name
-// resolution's aftermath, connect, TLS handshake, send and receive (sockets are non-blocking and
-// every wait is a poll() on the time left). Name resolution itself (getaddrinfo) cannot be
-// interrupted; the deadline is checked right after it.
+// One request is one connection (`Connection: close`): simpler than pooling, at the price of a
+// TCP and TLS handshake per call, which is small next to a provider's own latency. Every request
+// has ONE deadline covering connect, TLS handshake, send and receive: sockets are non-blocking
+// and every wait is a poll() on the time left. Name resolution (getaddrinfo) cannot be
+// interrupted; it runs first and the deadline is checked right after it.
 namespace eventstripe::io::providers {
 
 // Limits of one response.

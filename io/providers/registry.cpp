@@ -6,16 +6,11 @@
 #include "io/providers/adyen_provider.hpp"
 #include "io/providers/offline_provider.hpp"
 #include "io/providers/stripe_provider.hpp"
+#include "io/providers/wire_fields.hpp"
 
 namespace eventstripe::io::providers {
 
 namespace {
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
 
 std::shared_ptr<actors::payment_provider> make_stripe(const config::settings& values) {
   if (values.stripe_secret_key.empty()) {
@@ -60,7 +55,7 @@ std::vector<std::string> split_comma_list(std::string_view text) {
   std::vector<std::string> items;
   while (true) {
     auto comma = text.find(',');
-    auto item = trim(text.substr(0, comma));
+    auto item = trim_spaces(text.substr(0, comma));
     if (!item.empty()) items.emplace_back(item);
     if (comma == std::string_view::npos) return items;
     text.remove_prefix(comma + 1);

@@ -23,6 +23,12 @@ std::optional<std::int64_t> integer_at(const nlohmann::json& object, const char*
   return found->get<std::int64_t>();
 }
 
+std::string_view trim_spaces(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
 std::string ascii_lower(std::string_view text) {
   std::string out(text);
   for (auto& c : out) {

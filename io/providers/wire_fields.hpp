@@ -21,6 +21,9 @@ const nlohmann::json* object_at(const nlohmann::json& object, const char* key);
 // The integer at `key`, or nullopt.
 std::optional<std::int64_t> integer_at(const nlohmann::json& object, const char* key);
 
+// `text` without leading and trailing spaces and tabs (HTTP's optional whitespace).
+std::string_view trim_spaces(std::string_view text);
+
 std::string ascii_lower(std::string_view text);
 std::string ascii_upper(std::string_view text);
 

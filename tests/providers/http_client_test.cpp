@@ -191,3 +191,28 @@ TEST_CASE("a CA file that cannot be loaded is a configuration error at construct
   REQUIRE(endpoint);
   CHECK_THROWS_AS((http_client{*endpoint, http_client_options{"/nonexistent/ca.pem"}}), std::invalid_argument);
 }
+
+TEST_CASE("one client serves several provider threads at once, over TCP and TLS") {
+  eventstripe::test::temporary_directory directory;
+  eventstripe::test::test_pki pki{"concurrency-ca", "DNS:localhost", directory.path()};
+  test_peer plain{always(http_answer(200, "{}"))};
+  test_peer secure{always(http_answer(200, "{}")), pki.server_context()};
+  auto plain_client = client_for(plain.url(), milliseconds{5'000});
+  auto secure_client = client_for(secure.url("localhost"), milliseconds{5'000}, pki.ca_file);
+
+  constexpr int threads_count = 4;
+  constexpr int requests_per_thread = 5;
+  std::atomic<int> answered{0};
+  std::vector<std::thread> threads;
+  for (int thread = 0; thread < threads_count; ++thread) {
+    threads.emplace_back([&, thread] {
+      const auto& client = thread % 2 == 0 ? plain_client : secure_client;
+      for (int request = 0; request < requests_per_thread; ++request) {
+        if (client.send(post("/v1/x", "n=" + std::to_string(request))).status == 200) ++answered;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(answered == threads_count * requests_per_thread);
+  CHECK(plain.requests().size() + secure.requests().size() == threads_count * requests_per_thread);
+}
