@@ -201,11 +201,7 @@ actors::webhook_hint hint_of(const notification_item& item) {
   return hint;
 }
 
-}  // namespace
-
 // ---- the adapter --------------------------------------------------------------------------------
-
-namespace {
 
 struct adyen_call {
   const adyen_settings& settings;

@@ -172,11 +172,7 @@ std::string intent_of_event(std::string_view type, const json& object) {
   return text_at(object, "payment_intent");
 }
 
-}  // namespace
-
 // ---- the adapter --------------------------------------------------------------------------------
-
-namespace {
 
 struct stripe_call {
   const stripe_settings& settings;
