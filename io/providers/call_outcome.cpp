@@ -62,21 +62,6 @@ std::string without_secrets(std::string text, std::initializer_list<std::string_
   return text;
 }
 
-std::string_view outcome_name(provider_outcome outcome) {
-  switch (outcome) {
-    case provider_outcome::created: return "created";
-    case provider_outcome::requires_action: return "requires_action";
-    case provider_outcome::processing: return "processing";
-    case provider_outcome::succeeded: return "succeeded";
-    case provider_outcome::declined: return "declined";
-    case provider_outcome::failed_before_acceptance: return "failed_before_acceptance";
-    case provider_outcome::unknown: return "unknown";
-    case provider_outcome::cancelled: return "cancelled";
-    case provider_outcome::rejected: return "rejected";
-  }
-  return "unknown";
-}
-
 std::string_view refund_outcome_name(refund_outcome outcome) {
   switch (outcome) {
     case refund_outcome::succeeded: return "succeeded";
@@ -118,7 +103,7 @@ actors::provider_result finish_call(std::string_view provider, std::string_view 
   auto outcome = result.outcome;
   if (outcome == provider_outcome::unknown || outcome == provider_outcome::failed_before_acceptance ||
       outcome == provider_outcome::rejected) {
-    log_provider_call(provider, operation, outcome_name(outcome), result.http_status, result.message);
+    log_provider_call(provider, operation, actors::to_string(outcome), result.http_status, result.message);
   }
   return result;
 }

@@ -62,9 +62,7 @@ actors::provider_result finish_call(std::string_view provider, std::string_view 
 actors::refund_result finish_refund(std::string_view provider, actors::refund_result result,
                                     std::initializer_list<std::string_view> secrets);
 
-// Stable snake_case names, for logs (actors::to_string is declared by the interface but is not
-// part of this library).
-std::string_view outcome_name(actors::provider_outcome outcome);
+// Stable snake_case name of a refund outcome, for logs (payment outcomes have actors::to_string).
 std::string_view refund_outcome_name(actors::refund_outcome outcome);
 
 }  // namespace eventstripe::io::providers

@@ -2,6 +2,7 @@
 
 // Helpers shared by the provider tests: reading a form body back, and capturing the log lines
 // the adapters write (to prove no secret ever reaches them).
+#include <catch2/catch.hpp>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -9,6 +10,24 @@
 #include <memory>
 #include <sstream>
 #include <string>
+
+#include "actors/payment_provider.hpp"
+
+// Outcomes print by name when a check fails.
+namespace Catch {
+template <>
+struct StringMaker<eventstripe::actors::provider_outcome> {
+  static std::string convert(eventstripe::actors::provider_outcome outcome) {
+    return std::string{eventstripe::actors::to_string(outcome)};
+  }
+};
+template <>
+struct StringMaker<eventstripe::actors::webhook_verdict> {
+  static std::string convert(eventstripe::actors::webhook_verdict verdict) {
+    return std::string{eventstripe::actors::to_string(verdict)};
+  }
+};
+}  // namespace Catch
 
 namespace eventstripe::test {
 
