@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
+#include <stdexcept>
 #include <unistd.h>
 
 #include <caf/actor_system.hpp>
@@ -26,6 +28,7 @@
 #include "io/inventory_routes.hpp"
 #include "io/organizer_routes.hpp"
 #include "io/payment_routes.hpp"
+#include "io/providers/registry.hpp"
 #include "actors/call_pool.hpp"
 #include "io/metrics.hpp"
 #include "io/router.hpp"
@@ -46,21 +49,6 @@ constexpr const char* version = "0.1.0";
 constexpr milliseconds supervisor_shutdown_timeout_ms{30'000};
 // Provider calls waiting for a provider thread before new ones are refused (the payment retries).
 constexpr std::size_t provider_queue_max = 10'000;
-
-// "stripe, adyen" -> {"stripe", "adyen"}
-std::vector<std::string> split_names(const std::string& list) {
-  std::vector<std::string> names;
-  std::string name;
-  for (char c : list + ",") {
-    if (c == ',') {
-      if (!name.empty()) names.push_back(name);
-      name.clear();
-    } else if (c != ' ') {
-      name += c;
-    }
-  }
-  return names;
-}
 
 std::chrono::seconds whole_seconds_at_least_one(milliseconds duration) {
   return std::max(std::chrono::seconds{1}, std::chrono::ceil<std::chrono::seconds>(duration));
@@ -116,7 +104,7 @@ int wait_for_signal(const sigset_t& signals) {
 std::shared_ptr<actors::services> make_services(const config::settings& values, const std::string& node_id,
                                                 storage::job_runner& database,
                                                 const actors::entity_directory& directory,
-                                                caf::actor_system& system) {
+                                                caf::actor_system& system, const io::providers::provider_registry& providers) {
   auto shared = std::make_shared<actors::services>();
   shared->database = &database;
   shared->directory = &directory;
@@ -137,8 +125,8 @@ std::shared_ptr<actors::services> make_services(const config::settings& values, 
   payments.attempts_max = values.payment_attempts_max;
   payments.retry_initial_ms = values.payment_retry_initial_ms;
   payments.retry_max_ms = values.payment_retry_max_ms;
-  payments.default_providers = split_names(values.payments_default_providers);
-  // TODO: shared->providers from io/providers' registry
+  payments.default_providers = io::providers::split_comma_list(values.payments_default_providers);
+  shared->providers = providers.providers();
   shared->provider_calls = std::make_shared<actors::call_pool>(values.provider_threads, provider_queue_max);
   actors::anchor_clock(*shared, system);
   return shared;
@@ -171,6 +159,15 @@ int run(const config::settings& values, const sigset_t& signals) {
   log::info("schema migrated", {{"migrations.applied", migrated.value().applied_count},
                                 {"schema.version", migrated.value().schema_version}});
 
+  // Provider accounts are checked before anything starts: a bad one stops the start, naming its key.
+  std::optional<io::providers::provider_registry> configured;
+  try {
+    configured.emplace(values);
+  } catch (const std::invalid_argument& failure) {
+    return fail_start(config::exit_config_error, failure.what());
+  }
+  const auto& providers = *configured;
+
   storage::connection_pool pool{{values.database_url, values.database_pool_size, values.database_queue_size_max,
                                  connect_timeout}};
   io::authenticator credentials{pool};
@@ -190,7 +187,7 @@ int run(const config::settings& values, const sigset_t& signals) {
   cluster::router directory{static_cast<std::uint32_t>(values.shard_count)};
   caf::actor_system system{actor_config};
 
-  auto shared = make_services(values, node_id, pool, directory, system);
+  auto shared = make_services(values, node_id, pool, directory, system, providers);
   auto probe_timeout = values.database_connect_timeout_ms + milliseconds{1000};
   auto root = supervision::spawn_supervisor(
       system, {},

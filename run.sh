@@ -3,8 +3,8 @@
 #   installs missing packages, builds, starts a local PostgreSQL under .data/pg (unless
 #   EVENTSTRIPE_DATABASE_URL names a database), applies migrations, serves on 127.0.0.1 and
 #   seeds a published demo event (storage/demo-event.sh) whose URL it prints.
-# Ctrl-C stops the node and then its PostgreSQL. Extra arguments go to the node
-# (e.g. ./run.sh --http.port=9090).
+# Ctrl-C stops the node and then its PostgreSQL. Extra arguments go to the node; the HTTP port
+# is ES_HTTP_PORT (default 8080), the sandbox payment provider's ES_SANDBOX_PORT (default 12111).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -31,10 +31,35 @@ trap stop_postgres EXIT
 # Ctrl-C reaches the node too (same process group); the script waits for it to drain.
 trap '' INT TERM
 
+# The sandbox payment provider (sandbox/, Stripe and Adyen wire formats) stands in for real
+# providers unless payments.stripe.api_base / payments.adyen.api_base are configured; its signed
+# webhooks go to this node's /webhooks/{stripe,adyen}.
+http_port=${ES_HTTP_PORT:-8080}
+sandbox_port=${ES_SANDBOX_PORT:-12111}
+payment_args=()
+if [[ -z ${EVENTSTRIPE_PAYMENTS_STRIPE_API_BASE:-}${EVENTSTRIPE_PAYMENTS_ADYEN_API_BASE:-} ]]; then
+  cat >.data/sandbox.json <<JSON
+{"port": $sandbox_port, "accounts": [
+  {"name": "stripe", "format": "stripe", "api_key": "sk_test_local_demo", "webhook_secret": "whsec_local_demo",
+   "webhook_url": "http://127.0.0.1:$http_port/webhooks/stripe"},
+  {"name": "adyen", "format": "adyen", "api_key": "AQE_local_demo", "merchant_account": "EventStripeTest",
+   "hmac_key": "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056",
+   "webhook_url": "http://127.0.0.1:$http_port/webhooks/adyen"}]}
+JSON
+  node sandbox/server.mjs --config .data/sandbox.json > >(trap '' INT TERM; exec tee .data/sandbox.log) &
+  sandbox_pid=$!
+  trap 'kill $sandbox_pid 2>/dev/null; stop_postgres' EXIT
+  payment_args=(--payments.stripe.api_base=http://127.0.0.1:$sandbox_port --payments.stripe.secret_key=sk_test_local_demo
+    --payments.stripe.webhook_secrets=whsec_local_demo --payments.adyen.api_base=http://127.0.0.1:$sandbox_port
+    --payments.adyen.api_key=AQE_local_demo
+    --payments.adyen.hmac_keys=44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056)
+  echo "run: sandbox payment provider at http://127.0.0.1:$sandbox_port (test card token pm_card_visa)"
+fi
+
 set +e
 # The log goes to the terminal and to .data/node.log (tee ignores Ctrl-C so the node's last lines
 # of its orderly shutdown still arrive).
-"$build_directory/eventstripe" "$@" > >(trap '' INT TERM; exec tee .data/node.log) &
+"$build_directory/eventstripe" --http.port="$http_port" "${payment_args[@]}" "$@" > >(trap '' INT TERM; exec tee .data/node.log) &
 node_pid=$!
 trap 'kill -TERM $node_pid 2>/dev/null' INT TERM
 # Once the node serves, seed the demo event (once per local database) and print the URLs.

@@ -606,6 +606,12 @@ caf::behavior running(checkout_actor* self) {
         if (order_status == "tickets_issued" || order_status == "paid")
           for (auto& line : view.lines)
             if (line.status == "held" || line.status == "expired") line.status = "sold";
+        // A payment that ended unpaid hands the checkout back: its holds may have ended meanwhile.
+        if (order_status.empty() && view.status == "held") {
+          bool all_held = std::all_of(view.lines.begin(), view.lines.end(), [](auto& line) { return line.status == "held"; });
+          bool any_expired = std::any_of(view.lines.begin(), view.lines.end(), [](auto& line) { return line.status == "expired"; });
+          if (!all_held) view.status = any_expired ? "expired" : "released";
+        }
         if (!announce.empty()) push(self, announce.c_str());
       },
       // A delayed action that comes due after the actor stopped blocking (a creation's deadline).

@@ -4,12 +4,14 @@
 #include <functional>
 #include <optional>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/response_promise.hpp>
+#include <caf/typed_response_promise.hpp>
 #include <caf/send.hpp>
 #include <caf/skip.hpp>
 #include <caf/stateful_actor.hpp>
@@ -38,6 +40,8 @@ using answer_atom = caf::atom_constant<caf::atom("answer")>;
 // Tickets admit from this long before the event starts until this long after it ends.
 constexpr std::int64_t admission_before_start_ms = 12LL * 3600 * 1000;
 constexpr std::int64_t admission_after_end_ms = 6LL * 3600 * 1000;
+// A payment waiting for the buyer's 3-D Secure step is read again this often without a webhook.
+constexpr std::chrono::milliseconds requires_action_recheck_ms{30'000};
 
 struct payment_state {
   std::shared_ptr<const services> shared;
@@ -52,7 +56,13 @@ struct payment_state {
   std::int32_t calls_this_step = 0; // provider calls of the current step (retries bounded)
   bool busy = false;                // a step (provider call, fulfilment, refund) is under way
   bool hinted = false;              // a webhook arrived while busy: read the state again after
-  std::vector<caf::response_promise> waiting;  // pay requests answered at the next settled state
+  // Pay requests answered at the next settled state; `replays` marks those that repeated an
+  // Idempotency-Key (answered as replays).
+  std::vector<caf::typed_response_promise<payment_answer>> waiting;
+  std::set<std::size_t> replays;
+  bool preparing = false;
+  std::uint64_t answer_generation = 0;  // a payment is being started: new pay requests wait in `deferred`
+  std::vector<std::pair<pay_request, caf::typed_response_promise<payment_answer>>> deferred;
   std::uint64_t token = 0;
   std::unordered_map<std::uint64_t, std::function<void(bool)>> continuations;
   std::mt19937_64 jitter{std::random_device{}()};
@@ -202,8 +212,11 @@ void answer_waiting(payment_actor* self) {
   auto& state = self->state;
   if (state.waiting.empty() || !live_payment(state)) return;
   auto answer = answer_of(state, false);
-  for (auto& promise : state.waiting) promise.deliver(answer);
+  auto replay = answer_of(state, true);
+  for (std::size_t i = 0; i < state.waiting.size(); ++i)
+    state.waiting[i].deliver(state.replays.count(i) ? replay : answer);
   state.waiting.clear();
+  state.replays.clear();
 }
 
 void tell_checkout(payment_actor* self, const std::string& order_status, const std::string& announce) {
@@ -383,7 +396,9 @@ void start_attempt(payment_actor* self) {
   if (state.route_index >= state.route.size()) {
     provider_result none;
     none.message = "no configured provider offers this method";
-    storage::payment_attempt_row placeholder{payment->id, next_attempt_number(state), "none", "", "", "rejected", 0, ""};
+    auto number = next_attempt_number(state);
+    storage::payment_attempt_row placeholder{payment->id, number, "none", provider_idempotency_key(state.checkout_id, number),
+                                             "", "rejected", 0, ""};
     return end_unpaid(self, placeholder, "failed", none);
   }
   auto provider = state.route[state.route_index];
@@ -507,7 +522,12 @@ void handle_outcome(payment_actor* self, storage::payment_attempt_row attempt, c
         self->state.busy = false;
         tell_checkout(self, "payment_pending", "requires_action");
         answer_waiting(self);
-        if (std::exchange(self->state.hinted, false)) resume(self);
+        if (std::exchange(self->state.hinted, false)) return resume(self);
+        // A webhook is only a hint and may never come: ask the provider again now and then.
+        later(self, requires_action_recheck_ms, [self] {
+          auto* payment = live_payment(self->state);
+          if (payment && payment->status == "requires_action" && !self->state.busy) resume(self);
+        });
       });
     }
     case provider_outcome::processing:
@@ -713,7 +733,7 @@ void refund_all(payment_actor* self, std::string reason) {
       [self, request, reason](bool ran) {
         if (!ran) return later(self, backoff(self, 1), [self, reason] { refund_all(self, reason); });
         auto& state = self->state;
-        state.order.order_status = "refund_pending";
+        tell_checkout(self, "refund_pending", "refund_pending");
         auto provider = provider_named(state, live_payment(state)->provider);
         if (!provider) {
           log::error("cannot refund: the payment's provider is not configured", {{"checkout.id", state.checkout_id}});
@@ -723,10 +743,17 @@ void refund_all(payment_actor* self, std::string reason) {
         call_provider<refund_result>(
             self, [provider, request] { return provider->refund(request); },
             [self, request, reason](const refund_result& result) {
-              if (result.outcome == refund_outcome::unknown || result.outcome == refund_outcome::failed) {
-                log::warn("refund not confirmed by the provider; asking again",
-                          {{"checkout.id", self->state.checkout_id}, {"error.message", result.message}});
-                return later(self, backoff(self, 3), [self, reason] { refund_all(self, reason); });
+              if (result.outcome != refund_outcome::succeeded) {
+                // Not confirmed yet (pending at the provider, or no definite answer): asked again
+                // with the same key, which the provider answers with the same refund; a webhook
+                // about it asks sooner. Failed refunds need a person: logged as an error.
+                if (result.outcome == refund_outcome::failed)
+                  log::error("provider refused a refund", {{"checkout.id", self->state.checkout_id},
+                                                           {"error.message", result.message}});
+                self->state.busy = false;
+                return later(self, self->state.shared->payments.retry_max_ms, [self, reason] {
+                  if (!self->state.busy && self->state.order.order_status == "refund_pending") refund_all(self, reason);
+                });
               }
               auto where = fence_of(self->state);
               auto payment_id = live_payment(self->state)->id;
@@ -829,37 +856,63 @@ void resume(payment_actor* self) {
 
 // --- requests -------------------------------------------------------------------------------------
 
-caf::result<payment_answer> pay(payment_actor* self, pay_request& request) {
+void pay(payment_actor* self, pay_request request, caf::typed_response_promise<payment_answer> promise);
+
+// Requests that arrived while a payment was being started are decided once it has been (or has
+// failed): the same Idempotency-Key then finds the new payment and waits for it.
+void decide_deferred(payment_actor* self) {
+  auto& state = self->state;
+  state.preparing = false;
+  auto deferred = std::move(state.deferred);
+  state.deferred.clear();
+  for (auto& [request, promise] : deferred) pay(self, std::move(request), promise);
+}
+
+void pay(payment_actor* self, pay_request request, caf::typed_response_promise<payment_answer> promise) {
   auto& state = self->state;
   if (state.order.checkout_id.empty()) {
     self->quit();
-    return caf::make_error(inventory_errc::not_found);
+    promise.deliver(caf::make_error(inventory_errc::not_found));
+    return;
+  }
+  if (state.preparing) {
+    state.deferred.emplace_back(std::move(request), promise);
+    return;
   }
   for (const auto& payment : state.order.payments)
     if (!request.idempotency_key.empty() && payment.idempotency_key == request.idempotency_key) {
-      if (payment.request_hash_hex != request.request_hash) return caf::make_error(inventory_errc::idempotency_mismatch);
-      if (&payment != live_payment(state) || settled_for_answer(payment) || !state.busy) {
-        auto answer = payment_answer{payment_json(state, payment), true, settled_for_answer(payment)};
-        return answer;
+      if (payment.request_hash_hex != request.request_hash) {
+        promise.deliver(caf::make_error(inventory_errc::idempotency_mismatch));
+        return;
       }
-      auto promise = self->make_response_promise<payment_answer>();
+      if (&payment != live_payment(state) || settled_for_answer(payment) || !state.busy) {
+        promise.deliver(payment_answer{payment_json(state, payment), true, settled_for_answer(payment)});
+        return;
+      }
       state.waiting.push_back(promise);
-      return promise;
+      state.replays.insert(state.waiting.size() - 1);
+      return;
     }
   if (auto* live = live_payment(state); live && !(live->status == "declined" || live->status == "failed" ||
-                                                 live->status == "cancelled"))
-    return caf::make_error(inventory_errc::payment_in_progress);
-  if (state.busy) return caf::make_error(inventory_errc::payment_in_progress);
-  auto promise = self->make_response_promise<payment_answer>();
+                                                 live->status == "cancelled")) {
+    promise.deliver(caf::make_error(inventory_errc::payment_in_progress));
+    return;
+  }
+  if (state.busy) {
+    promise.deliver(caf::make_error(inventory_errc::payment_in_progress));
+    return;
+  }
   state.busy = true;
+  state.preparing = true;
   auto region = region_of(*state.shared, state.checkout_id);
   auto fail = [self, promise](caf::error failure) mutable {
     self->state.busy = false;
     promise.deliver(std::move(failure));
+    decide_deferred(self);
   };
   if (!region) {
     fail(caf::make_error(inventory_errc::fenced));
-    return promise;
+    return;
   }
   // The checkout stops releases and re-quotes first (it answers its quote), then the payment
   // and the order's payment_pending are committed together.
@@ -922,8 +975,10 @@ caf::result<payment_answer> pay(payment_actor* self, pay_request& request) {
                                 : *outcome == storage::payment_start::fenced ? inventory_errc::fenced
                                                                               : inventory_errc::payment_in_progress;
                     state.loaded = false;  // read what is stored before the next request
-                    fail(caf::make_error(code));
-                    return resume(self);
+                    state.busy = false;
+                    promise.deliver(caf::make_error(code));
+                    resume(self);
+                    return decide_deferred(self);
                   }
                   state.order.payments.push_back(payment);
                   state.order.payments.back().created_at_ms = state.shared->now_ms(self->clock());
@@ -933,20 +988,23 @@ caf::result<payment_answer> pay(payment_actor* self, pay_request& request) {
                   state.rounds = 0;
                   tell_checkout(self, "payment_pending", "payment_pending");
                   state.waiting.push_back(promise);
+                  decide_deferred(self);
                   // Whatever happens at the providers, the buyer hears within the wait bound.
-                  self->delayed_send(self, state.shared->payments.answer_wait_ms, answer_atom::value);
+                  self->delayed_send(self, state.shared->payments.answer_wait_ms, answer_atom::value,
+                                     ++state.answer_generation);
                   start_attempt(self);
                 });
           },
           [fail](caf::error& failure) mutable { fail(failure); });
-  return promise;
 }
 
 caf::behavior running(payment_actor* self) {
   return {
       [self](pay_atom, pay_request& request) {
         touch(self);
-        return pay(self, request);
+        auto promise = self->make_response_promise<payment_answer>();
+        pay(self, std::move(request), promise);
+        return promise;
       },
       [self](view_atom) -> caf::result<payment_answer> {
         touch(self);
@@ -970,7 +1028,10 @@ caf::behavior running(payment_actor* self) {
       },
       [self](resume_atom) { resume(self); },
       [self](done_atom, std::uint64_t token, bool ran) { on_done(self, token, ran); },
-      [self](answer_atom) { answer_waiting(self); },
+      [self](answer_atom, std::uint64_t generation) {
+        // Only the latest payment's wait bound: an earlier payment's timer answers nobody early.
+        if (generation == self->state.answer_generation) answer_waiting(self);
+      },
       [self](idle_atom, std::uint64_t generation) {
         if (!idle_expired(self, generation)) return;
         // Passivate only when nothing is under way: everything is in PostgreSQL.

@@ -72,10 +72,11 @@ void pay(const payment_routes_context& context, http_request& request, responder
   auto token = body.optional_string("method_token");
   auto return_url = body.optional_string("return_url");
   if (!body.ok()) return respond(body.failure());
+  auto blank = std::all_of(holder->begin(), holder->end(), [](char c) { return c == ' ' || c == '\t'; });
   if (method->empty() || method->size() > method_size_max || !printable(*method))
     body.reject("method", "must be a payment method id from GET /api/v1/checkouts/{id}/payment-methods");
   else if (!upper_letters(*country, 2)) body.reject("country", "must be an ISO 3166-1 alpha-2 code in capitals (e.g. DE)");
-  else if (holder->empty() || holder->size() > holder_name_size_max) body.reject("holder_name", "must be 1 to 200 characters");
+  else if (blank || holder->size() > holder_name_size_max) body.reject("holder_name", "must be 1 to 200 bytes, not blank");
   else if (token && (token->empty() || token->size() > token_size_max || !printable(*token)))
     body.reject("method_token", "must be 1 to 255 printable characters");
   else if (return_url && (return_url->size() > url_size_max || !return_url->starts_with("http")))
@@ -88,7 +89,7 @@ void pay(const payment_routes_context& context, http_request& request, responder
   actors::pay_request pay;
   pay.checkout_id = checkout_id;
   pay.method = *method;
-  pay.method_token = token.value_or("pm_card_visa");
+  pay.method_token = token.value_or("");
   pay.country = *country;
   pay.holder_name = *holder;
   pay.return_url = return_url.value_or("");
@@ -110,7 +111,7 @@ void payment_methods(const payment_routes_context& context, http_request& reques
   if (!is_random_id(checkout_id, "co_")) return respond(problem(404, "not-found", "Not found", "No such checkout."));
   auto country = request.query_value("country");
   if (!country || !upper_letters(*country, 2))
-    return respond(problem(400, "invalid-query", "Invalid query",
+    return respond(problem(400, "invalid-parameter", "Invalid parameter",
                            "country: required, an ISO 3166-1 alpha-2 code in capitals (e.g. ?country=DE)"));
   std::vector<std::string> kinds;
   for (const auto& provider : context.providers) kinds.emplace_back(provider->kind());
@@ -282,8 +283,9 @@ http_response check_in(pqxx::connection& connection, const principal& who, const
                        const std::string& device, const std::string& nonce) {
   namespace pay = actors::payments;
   pqxx::work transaction{connection};
-  auto earlier = transaction.exec_params("SELECT answer::text FROM checkin_scans WHERE device = $1 AND nonce = $2",
-                                         device, nonce);
+  auto earlier = transaction.exec_params(
+      "SELECT answer::text FROM checkin_scans WHERE workspace_id = $1 AND device = $2 AND nonce = $3", who.workspace_id,
+      device, nonce);
   if (!earlier.empty()) {
     http_response replay = json_response(200, earlier[0][0].as<std::string>());
     replay.headers.emplace_back("Idempotent-Replayed", "true");
@@ -343,9 +345,9 @@ http_response check_in(pqxx::connection& connection, const principal& who, const
   // Only scans of this organizer's events are remembered (a made-up code is answered, not stored).
   if (!event_id.empty())
     transaction.exec_params(
-        "INSERT INTO checkin_scans (device, nonce, event_id, ticket_id, answer) VALUES ($1, $2, $3, $4, $5::jsonb) "
-        "ON CONFLICT DO NOTHING",
-        device, nonce, event_id, ticket_id.empty() ? std::optional<std::string>{} : ticket_id, answer);
+        "INSERT INTO checkin_scans (workspace_id, device, nonce, event_id, ticket_id, answer) "
+        "VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT DO NOTHING",
+        who.workspace_id, device, nonce, event_id, ticket_id.empty() ? std::optional<std::string>{} : ticket_id, answer);
   transaction.commit();
   return json_response(200, answer);
 }

@@ -150,15 +150,16 @@ CREATE TABLE checkins (
 );
 CREATE INDEX checkins_event ON checkins (event_id);
 
--- Every scan's answer by (device, nonce): a retried scan gets the same answer, no second entry.
+-- Every scan's answer by the organizer's (device, nonce): a retried scan gets the same answer, no second entry.
 CREATE TABLE checkin_scans (
+  workspace_id text      NOT NULL REFERENCES workspaces (id),
   device     text        NOT NULL,
   nonce      text        NOT NULL,
   event_id   text        NOT NULL REFERENCES events (id),
   ticket_id  text,
   answer     jsonb       NOT NULL,
   scanned_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (device, nonce)
+  PRIMARY KEY (workspace_id, device, nonce)
 );
 
 CREATE TABLE refunds (
