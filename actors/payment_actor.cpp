@@ -23,6 +23,7 @@
 #include "actors/idle_watch.hpp"
 #include "actors/money.hpp"
 #include "actors/payment_provider.hpp"
+#include "actors/payments/encoding.hpp"
 #include "actors/payments/method_catalogue.hpp"
 #include "actors/payments/retry_backoff.hpp"
 #include "actors/payments/ticket_signing.hpp"
@@ -61,6 +62,7 @@ struct payment_state {
   std::vector<caf::typed_response_promise<payment_answer>> waiting;
   std::set<std::size_t> replays;
   bool preparing = false;
+  std::vector<caf::typed_response_promise<payment_answer>> refund_waiting;  // organizers' refund requests
   std::uint64_t answer_generation = 0;  // a payment is being started: new pay requests wait in `deferred`
   std::vector<std::pair<pay_request, caf::typed_response_promise<payment_answer>>> deferred;
   std::uint64_t token = 0;
@@ -196,6 +198,19 @@ std::string payment_json(const payment_state& state, const storage::payment_row&
       {"attempts", attempts},
       {"created_at", iso8601_ms(payment.created_at_ms)},
   };
+  nlohmann::json refunds = nlohmann::json::array();
+  for (const auto& refund : state.order.refunds)
+    if (refund.payment_id == payment.id)
+      refunds.push_back({{"id", refund.id},
+                         {"amount", money_json(refund.amount_minor, refund.currency)},
+                         {"status", refund.status},
+                         {"reason", refund.reason},
+                         {"ticket_type_ids", refund.ticket_type_ids},
+                         {"release_seats", refund.release_seats}});
+  json["refunds"] = refunds;
+  if (payment.method == "bank_transfer" && !payment.provider_reference.empty())
+    json["bank_transfer"] = {{"reference", payment.provider_reference},
+                             {"amount", money_json(payment.amount_minor, payment.currency)}};
   return json.dump();
 }
 
@@ -536,6 +551,14 @@ void handle_outcome(payment_actor* self, storage::payment_attempt_row attempt, c
       // the bounded number of calls, answer "unknown" and keep asking at the longest interval.
       const char* status = result.outcome == provider_outcome::processing ? "processing" : "unknown";
       auto step = status_step(attempt_with(attempt, status, result), payment->id, status, result);
+      auto provider = provider_named(state, attempt.provider);
+      if (provider && provider->kind() == "offline") {
+        // A bank transfer arrives outside: nothing to ask until the organizer marks it paid.
+        return commit_step(self, step, [self] {
+          self->state.busy = false;
+          answer_waiting(self);
+        });
+      }
       return commit_step(self, step, [self, attempt = *step.attempt] {
         auto& state = self->state;
         if (state.calls_this_step >= static_cast<std::int32_t>(state.shared->payments.attempts_max)) answer_waiting(self);
@@ -565,9 +588,6 @@ void issue(payment_actor* self, std::int32_t retry) {
   auto* payment = live_payment(state);
   // Tickets for every sold line: ids are drawn now; a (checkout, type, seq) stored before keeps
   // its ticket, so issuing again after a crash adds nothing.
-  struct draft {
-    storage::new_ticket ticket;
-  };
   auto drafts = std::make_shared<std::vector<storage::new_ticket>>();
   auto valid_from = state.order.event_starts_at_ms - admission_before_start_ms;
   auto valid_until = state.order.event_ends_at_ms + admission_after_end_ms;
@@ -712,67 +732,284 @@ void fulfil(payment_actor* self) {
       });
 }
 
-// A late payment found no seat: the whole payment goes back to the buyer. The refund is recorded
-// (pending) before the provider is asked, under a key derived from the payment, so a retry after
-// a crash asks for the same refund and the provider does not pay out twice.
-void refund_all(payment_actor* self, std::string reason) {
+// --- refunds ------------------------------------------------------------------------------------
+
+// The provider's idempotency key of a refund: derived from the checkout and the refund's id, so
+// asking again (after a crash, or while the provider reports it pending) cannot refund twice.
+std::string refund_provider_key(const std::string& checkout_id, const std::string& refund_id) {
+  return "es_" + checkout_id + "_" + refund_id;
+}
+
+void answer_refund_waiting(payment_actor* self, const caf::error& failure = {}) {
   auto& state = self->state;
-  state.busy = true;
-  auto* payment = live_payment(state);
-  auto amount = payment->captured_minor - payment->refunded_minor;
-  refund_request request{payment->id + "_all", payment->provider_reference, amount, payment->currency,
-                         "es_" + state.checkout_id + "_refund_all"};
-  auto payment_id = payment->id;
+  auto waiting = std::move(state.refund_waiting);
+  state.refund_waiting.clear();
+  for (auto& promise : waiting) {
+    if (failure) promise.deliver(failure);
+    else promise.deliver(answer_of(state, false));
+  }
+}
+
+// Gives the seats of the refunded lines back to their quotas (sold -> refunded), retrying a quota
+// that does not answer; `done` once every line answered (a line not sold any more counts).
+void give_back_lines(payment_actor* self, std::vector<storage::order_line_row> lines, std::function<void()> done,
+                     std::int32_t retry = 0) {
+  auto& state = self->state;
+  auto remaining = std::make_shared<std::size_t>(lines.size() + 1);
+  auto failed = std::make_shared<std::vector<storage::order_line_row>>();
+  auto settle = [self, remaining, failed, done, retry] {
+    if (--*remaining > 0) return;
+    if (failed->empty()) return done();
+    later(self, backoff(self, retry + 1),
+          [self, failed, done, retry] { give_back_lines(self, *failed, done, retry + 1); });
+  };
+  for (const auto& line : lines) {
+    auto region = region_of(*state.shared, line.ticket_type_id);
+    if (!region) {
+      failed->push_back(line);
+      settle();
+      continue;
+    }
+    self->request(region, state.shared->limits.request_timeout_ms, deliver_atom::value, entity_kind::quota,
+                  line.ticket_type_id,
+                  caf::make_message(give_back_atom::value, state.checkout_id, line.quantity, line.tier_name))
+        .then([settle](caf::ok_atom) { settle(); },
+              [settle, failed, line](caf::error& failure) {
+                bool settled = is_inventory_error(failure) && inventory_code(failure) == inventory_errc::not_held;
+                if (!settled) failed->push_back(line);
+                settle();
+              });
+  }
+  settle();
+}
+
+void send_refund(payment_actor* self, storage::refund_row refund);
+
+// The provider answered a refund definitively (or it is still pending): record it, release the
+// lines' seats if the organizer chose so, tell the buyer.
+void finish_refund(payment_actor* self, storage::refund_row refund, const refund_result& result) {
+  auto& state = self->state;
+  if (result.outcome == refund_outcome::pending || result.outcome == refund_outcome::unknown) {
+    // Asked again with the same key (the provider answers with the same refund); a webhook about
+    // it asks sooner. The organizer hears "refund_pending" now.
+    state.busy = false;
+    answer_refund_waiting(self);
+    return later(self, state.shared->payments.retry_max_ms, [self, refund] {
+      if (!self->state.busy) send_refund(self, refund);
+    });
+  }
+  bool succeeded = result.outcome == refund_outcome::succeeded;
+  if (!succeeded)
+    log::error("provider refused a refund", {{"checkout.id", state.checkout_id}, {"refund.id", refund.id},
+                                             {"error.message", result.message}});
   auto where = fence_of(state);
   run_job(
       self,
-      [request, payment_id, reason, where](pqxx::connection& connection) {
-        storage::begin_refund(connection, where, payment_id, request.refund_id, request.amount_minor, request.currency,
-                              reason, request.idempotency_key);
+      [where, refund, result, succeeded](pqxx::connection& connection) {
+        storage::finish_refund(connection, where, refund, result.reference, succeeded);
       },
-      [self, request, reason](bool ran) {
-        if (!ran) return later(self, backoff(self, 1), [self, reason] { refund_all(self, reason); });
-        auto& state = self->state;
-        tell_checkout(self, "refund_pending", "refund_pending");
-        auto provider = provider_named(state, live_payment(state)->provider);
-        if (!provider) {
-          log::error("cannot refund: the payment's provider is not configured", {{"checkout.id", state.checkout_id}});
-          state.busy = false;
-          return;
-        }
-        call_provider<refund_result>(
-            self, [provider, request] { return provider->refund(request); },
-            [self, request, reason](const refund_result& result) {
-              if (result.outcome != refund_outcome::succeeded) {
-                // Not confirmed yet (pending at the provider, or no definite answer): asked again
-                // with the same key, which the provider answers with the same refund; a webhook
-                // about it asks sooner. Failed refunds need a person: logged as an error.
-                if (result.outcome == refund_outcome::failed)
-                  log::error("provider refused a refund", {{"checkout.id", self->state.checkout_id},
-                                                           {"error.message", result.message}});
-                self->state.busy = false;
-                return later(self, self->state.shared->payments.retry_max_ms, [self, reason] {
-                  if (!self->state.busy && self->state.order.order_status == "refund_pending") refund_all(self, reason);
-                });
-              }
-              auto where = fence_of(self->state);
-              auto payment_id = live_payment(self->state)->id;
-              run_job(
-                  self,
-                  [where, payment_id, request, result](pqxx::connection& connection) {
-                    storage::finish_refund(connection, where, payment_id, request.refund_id, request.amount_minor,
-                                           result.reference, true);
-                  },
-                  [self, request, reason](bool ran) {
-                    if (!ran) return later(self, backoff(self, 1), [self, reason] { refund_all(self, reason); });
-                    auto& state = self->state;
-                    live_payment(state)->refunded_minor += request.amount_minor;
-                    state.busy = false;
-                    tell_checkout(self, "refunded", "refunded");
-                    log::info("payment refunded", {{"checkout.id", state.checkout_id}, {"reason", reason}});
-                  });
+      [self, refund, result](bool ran) {
+        if (!ran) return later(self, backoff(self, 1), [self, refund, result] { finish_refund(self, refund, result); });
+        // Read what the refund left (order state, revoked tickets), then free the seats.
+        auto order = std::make_shared<std::optional<storage::order_row>>();
+        auto id = self->state.checkout_id;
+        run_job(
+            self, [order, id](pqxx::connection& connection) { *order = storage::load_order(connection, id); },
+            [self, order, refund, result](bool ran) {
+              auto& state = self->state;
+              if (ran && *order) state.order = std::move(**order);
+              std::vector<storage::order_line_row> lines;
+              if (refund.release_seats && result.outcome == refund_outcome::succeeded)
+                for (const auto& line : state.order.lines)
+                  if (line.status == "sold" &&
+                      std::find(refund.ticket_type_ids.begin(), refund.ticket_type_ids.end(), line.ticket_type_id) !=
+                          refund.ticket_type_ids.end())
+                    lines.push_back(line);
+              give_back_lines(self, lines, [self, refund] {
+                auto& state = self->state;
+                for (auto& line : state.order.lines)
+                  if (refund.release_seats && std::find(refund.ticket_type_ids.begin(), refund.ticket_type_ids.end(),
+                                                        line.ticket_type_id) != refund.ticket_type_ids.end())
+                    line.status = "refunded";
+                state.busy = false;
+                tell_checkout(self, state.order.order_status, state.order.order_status);
+                log::info("refund finished", {{"checkout.id", state.checkout_id}, {"refund.id", refund.id},
+                                              {"order.status", state.order.order_status}});
+                answer_refund_waiting(self);
+              });
             });
       });
+}
+
+void send_refund(payment_actor* self, storage::refund_row refund) {
+  auto& state = self->state;
+  state.busy = true;
+  auto* payment = live_payment(state);
+  auto provider = provider_named(state, payment->provider);
+  if (!provider) {
+    log::error("cannot refund: the payment's provider is not configured", {{"checkout.id", state.checkout_id}});
+    state.busy = false;
+    return answer_refund_waiting(self, caf::make_error(inventory_errc::no_payment_provider));
+  }
+  refund_request request{refund.id, payment->provider_reference, refund.amount_minor, refund.currency,
+                         refund.idempotency_key};
+  call_provider<refund_result>(
+      self, [provider, request] { return provider->refund(request); },
+      [self, refund](const refund_result& result) { finish_refund(self, refund, result); });
+}
+
+// Records the refund (pending) before the provider is asked, then asks it.
+void start_refund(payment_actor* self, storage::refund_row refund) {
+  auto& state = self->state;
+  state.busy = true;
+  auto outcome = std::make_shared<storage::refund_start>(storage::refund_start::not_refundable);
+  auto where = fence_of(state);
+  run_job(
+      self, [outcome, where, refund](pqxx::connection& connection) { *outcome = storage::begin_refund(connection, where, refund); },
+      [self, outcome, refund](bool ran) {
+        auto& state = self->state;
+        if (!ran) {
+          state.busy = false;
+          return answer_refund_waiting(self, caf::make_error(inventory_errc::database_unavailable));
+        }
+        switch (*outcome) {
+          case storage::refund_start::created:
+            state.order.refunds.push_back(refund);
+            tell_checkout(self, "refund_pending", "refund_pending");
+            return send_refund(self, refund);
+          case storage::refund_start::replayed:
+            state.busy = false;
+            return answer_refund_waiting(self);
+          case storage::refund_start::exceeds_payment:
+            state.busy = false;
+            return answer_refund_waiting(self, caf::make_error(inventory_errc::refund_exceeds_payment));
+          case storage::refund_start::fenced:
+            state.busy = false;
+            answer_refund_waiting(self, caf::make_error(inventory_errc::fenced));
+            return self->quit();
+          case storage::refund_start::not_refundable:
+            state.busy = false;
+            return answer_refund_waiting(self, caf::make_error(inventory_errc::not_refundable));
+        }
+      });
+}
+
+// A late payment found no seat: the whole payment goes back to the buyer (its seats were given
+// back already, it has no tickets).
+void refund_all(payment_actor* self, std::string reason) {
+  auto& state = self->state;
+  auto* payment = live_payment(state);
+  storage::refund_row refund;
+  refund.id = "rf_all";
+  refund.payment_id = payment->id;
+  refund.amount_minor = payment->captured_minor - payment->refunded_minor;
+  refund.currency = payment->currency;
+  refund.reason = std::move(reason);
+  refund.idempotency_key = refund_provider_key(state.checkout_id, refund.id);
+  start_refund(self, refund);
+}
+
+// An organizer's refund: a part of the amount, or all of it; the tickets of the named lines (of
+// every line, for a full refund) are revoked, and their seats go back on sale if asked.
+void refund_order(payment_actor* self, refund_order_request request, caf::typed_response_promise<payment_answer> promise) {
+  auto& state = self->state;
+  auto* payment = live_payment(state);
+  if (state.order.workspace_id != request.workspace_id || !payment)
+    {
+      promise.deliver(caf::make_error(inventory_errc::not_found));
+      return;
+    }
+  if (!request.currency.empty() && request.currency != payment->currency) {
+    promise.deliver(caf::make_error(inventory_errc::currency_mismatch));
+    return;
+  }
+  if (payment->status != "succeeded") {
+      promise.deliver(caf::make_error(inventory_errc::not_refundable));
+      return;
+    }
+  for (const auto& id : request.ticket_type_ids)
+    if (std::none_of(state.order.lines.begin(), state.order.lines.end(), [&](auto& line) { return line.ticket_type_id == id; }))
+      {
+      promise.deliver(caf::make_error(inventory_errc::unknown_ticket_type));
+      return;
+    }
+  if (state.busy) {
+      promise.deliver(caf::make_error(inventory_errc::order_in_progress));
+      return;
+    }
+  storage::refund_row refund;
+  refund.id = request.idempotency_key.empty()
+                  ? random_id(state, "rf_")
+                  : "rf_" + payments::hex_lower(payments::as_bytes(request.idempotency_key)).substr(0, 40);
+  refund.payment_id = payment->id;
+  auto remaining = payment->captured_minor - payment->refunded_minor;
+  for (const auto& earlier : state.order.refunds)
+    if (earlier.status == "pending") remaining -= earlier.amount_minor;
+  if (remaining <= 0) {
+    promise.deliver(caf::make_error(inventory_errc::not_refundable));
+    return;
+  }
+  refund.amount_minor = request.amount_minor == 0 ? remaining : request.amount_minor;
+  refund.currency = payment->currency;
+  refund.reason = request.reason.empty() ? "requested by the organizer" : request.reason;
+  refund.ticket_type_ids = request.ticket_type_ids;
+  if (refund.amount_minor == remaining && refund.ticket_type_ids.empty())
+    for (const auto& line : state.order.lines) refund.ticket_type_ids.push_back(line.ticket_type_id);
+  refund.release_seats = request.release_seats;
+  refund.idempotency_key = refund_provider_key(state.checkout_id, refund.id);
+  for (const auto& earlier : state.order.refunds)
+    if (earlier.id == refund.id) {
+      if (earlier.amount_minor != refund.amount_minor || earlier.ticket_type_ids != refund.ticket_type_ids ||
+          earlier.release_seats != refund.release_seats)
+        {
+      promise.deliver(caf::make_error(inventory_errc::idempotency_mismatch));
+      return;
+    }
+      {
+      promise.deliver(answer_of(state, true));
+      return;
+    }
+    }
+  if (refund.amount_minor <= 0 || refund.amount_minor > remaining)
+    {
+      promise.deliver(caf::make_error(inventory_errc::refund_exceeds_payment));
+      return;
+    }
+  state.refund_waiting.push_back(promise);
+  start_refund(self, refund);
+}
+
+// An offline (bank transfer) payment arrived: the organizer says so, and the order is paid.
+void mark_paid(payment_actor* self, const std::string& workspace_id, caf::typed_response_promise<payment_answer> promise) {
+  auto& state = self->state;
+  auto* payment = live_payment(state);
+  if (state.order.workspace_id != workspace_id || !payment)
+    {
+      promise.deliver(caf::make_error(inventory_errc::not_found));
+      return;
+    }
+  auto provider = provider_named(state, payment->provider);
+  if (!provider || provider->kind() != "offline" || payment->attempts.empty())
+    {
+      promise.deliver(caf::make_error(inventory_errc::invalid_transition));
+      return;
+    }
+  if (payment->status == "succeeded") {
+      promise.deliver(answer_of(state, true));
+      return;
+    }
+  if (payment->status != "processing" || state.busy) {
+      promise.deliver(caf::make_error(inventory_errc::invalid_transition));
+      return;
+    }
+  state.busy = true;
+  state.waiting.push_back(promise);
+  provider_result result;
+  result.outcome = provider_outcome::succeeded;
+  result.reference = payment->attempts.back().reference;
+  result.amount_minor = payment->amount_minor;
+  result.message = "marked paid by the organizer";
+  captured(self, payment->attempts.back(), result);
 }
 
 // --- activation -----------------------------------------------------------------------------------
@@ -830,7 +1067,8 @@ void resume(payment_actor* self) {
   auto* payment = live_payment(state);
   if (!payment) return;
   if (payment->status == "succeeded") {
-    if (state.order.order_status == "refund_pending") return refund_all(self, "sold_out_after_expiry");
+    for (const auto& refund : state.order.refunds)
+      if (refund.status == "pending") return send_refund(self, refund);
     if (state.order.order_status == "paid") fulfil(self);
     return;
   }
@@ -1027,6 +1265,18 @@ caf::behavior running(payment_actor* self) {
         resume(self);
       },
       [self](resume_atom) { resume(self); },
+      [self](refund_atom, refund_order_request& request) {
+        touch(self);
+        auto promise = self->make_response_promise<payment_answer>();
+        refund_order(self, std::move(request), promise);
+        return promise;
+      },
+      [self](mark_paid_atom, const std::string& workspace_id) {
+        touch(self);
+        auto promise = self->make_response_promise<payment_answer>();
+        mark_paid(self, workspace_id, promise);
+        return promise;
+      },
       [self](done_atom, std::uint64_t token, bool ran) { on_done(self, token, ran); },
       [self](answer_atom, std::uint64_t generation) {
         // Only the latest payment's wait bound: an earlier payment's timer answers nobody early.

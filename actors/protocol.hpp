@@ -299,6 +299,23 @@ typename Inspector::result_type inspect(Inspector& f, pay_request& x) {
            x.idempotency_key, x.request_hash, x.return_url);
 }
 
+// An organizer's refund of a paid order (POST /api/v1/organizer/orders/{checkout_id}/refunds).
+struct refund_order_request {
+  std::string workspace_id;  // the caller's: another workspace's order answers not_found
+  std::int64_t amount_minor = 0;  // 0: everything captured and not yet refunded
+  std::string currency;           // of amount_minor; must be the payment's
+  std::vector<std::string> ticket_type_ids;  // lines whose tickets are revoked (all of them for a full refund)
+  bool release_seats = false;  // the revoked lines' seats go back on sale
+  std::string reason;
+  std::string idempotency_key;  // empty: a new refund every time
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, refund_order_request& x) {
+  return f(caf::meta::type_name("refund_order_request"), x.workspace_id, x.amount_minor, x.currency, x.ticket_type_ids,
+           x.release_seats, x.reason, x.idempotency_key);
+}
+
 // A payment as JSON (the OpenAPI document's Payment), and whether it answered a replay.
 struct payment_answer {
   std::string json;

@@ -30,7 +30,7 @@ struct payment_limits {
   std::chrono::milliseconds retry_max_ms{5'000};
   // How long a POST .../payments waits for a first settled state before answering 202.
   std::chrono::milliseconds answer_wait_ms{8'000};
-  std::vector<std::string> default_providers{"stripe", "adyen"};
+  std::vector<std::string> default_providers{"stripe", "adyen", "offline"};
 };
 
 // Finds where an entity lives. Implemented by cluster/ (a region actor per owned shard, and

@@ -15,6 +15,7 @@
 #include "actors/payments/method_catalogue.hpp"
 #include "actors/payments/qr_image.hpp"
 #include "actors/payments/ticket_signing.hpp"
+#include "actors/pricing/amount.hpp"
 #include "actors/protocol.hpp"
 #include "config/log.hpp"
 #include "io/auth.hpp"
@@ -403,6 +404,178 @@ void checkin_counts(const payment_routes_context& context, const http_request& r
   }, std::move(respond));
 }
 
+// --- organizers: refunds, offline payments, routing, revocation list ---------------------------
+
+void refund(const payment_routes_context& context, const http_request& request, const principal& who,
+            responder respond) {
+  auto checkout_id = request.path_parameters.at("checkout_id");
+  if (!is_random_id(checkout_id, "co_")) return respond(problem(404, "not-found", "Not found", "No such order."));
+  json_body body{request.body.empty() ? std::string_view{"{}"} : std::string_view{request.body},
+                 {"amount", "ticket_type_ids", "release_seats", "reason"}};
+  actors::refund_order_request refund;
+  if (auto amount = body.optional_object("amount", {"minor", "currency"})) {
+    auto minor = amount->required_integer("minor", 1, actors::pricing::amount_minor_max);
+    auto currency = amount->required_string("currency");
+    body.adopt_failure(*amount);
+    if (body.ok() && !upper_letters(*currency, 3)) body.reject("amount.currency", "must be an ISO 4217 code in capitals");
+    if (body.ok()) {
+      refund.amount_minor = *minor;
+      refund.currency = *currency;
+    }
+  }
+  auto lines = body.optional_string_array("ticket_type_ids", 20);
+  auto release = body.optional_boolean("release_seats");
+  auto reason = body.optional_string("reason");
+  if (body.ok() && lines)
+    for (const auto& id : *lines)
+      if (!is_random_id(id, "tt_")) body.reject("ticket_type_ids", "must be ticket type ids (tt_...) of the order");
+  if (body.ok() && reason && reason->size() > 200) body.reject("reason", "must be at most 200 bytes");
+  if (!body.ok()) return respond(body.failure());
+  const auto* key = request.header("idempotency-key");
+  if (key && (key->empty() || key->size() > idempotency_key_size_max || !printable(*key)))
+    return respond(problem(400, "invalid-idempotency-key", "Invalid Idempotency-Key",
+                           "An Idempotency-Key is 1 to 255 printable ASCII characters."));
+  refund.workspace_id = who.workspace_id;
+  refund.ticket_type_ids = lines.value_or(std::vector<std::string>{});
+  refund.release_seats = release.value_or(false);
+  refund.reason = reason.value_or("");
+  refund.idempotency_key = key ? *key : "";
+  call_entity<actors::payment_answer>(
+      *context.system, *context.directory, entity_kind::payment, checkout_id,
+      caf::make_message(actors::refund_atom::value, std::move(refund)), context.answer_wait,
+      [respond](actors::payment_answer& answer) {
+        http_response response = json_response(answer.replayed ? 200 : 201, answer.json);
+        if (answer.replayed) response.headers.emplace_back("Idempotent-Replayed", "true");
+        respond(response);
+      },
+      [respond, id = request.request_id](caf::error& failure) { respond(inventory_problem(failure, id)); });
+}
+
+void mark_paid(const payment_routes_context& context, const http_request& request, const principal& who,
+               responder respond) {
+  auto checkout_id = request.path_parameters.at("checkout_id");
+  if (!is_random_id(checkout_id, "co_")) return respond(problem(404, "not-found", "Not found", "No such order."));
+  if (!request.body.empty()) {
+    json_body body{request.body, {}};
+    if (!body.ok()) return respond(body.failure());
+  }
+  call_entity<actors::payment_answer>(
+      *context.system, *context.directory, entity_kind::payment, checkout_id,
+      caf::make_message(actors::mark_paid_atom::value, who.workspace_id), context.answer_wait,
+      [respond](actors::payment_answer& answer) { respond(json_response(200, answer.json)); },
+      [respond, id = request.request_id](caf::error& failure) { respond(inventory_problem(failure, id)); });
+}
+
+nlohmann::json routes_json(pqxx::transaction_base& transaction, const std::string& workspace_id) {
+  nlohmann::json routes = nlohmann::json::array();
+  for (const auto& row : transaction.exec_params(
+           "SELECT method, currency, country, array_to_string(providers, ',') FROM payment_routes "
+           "WHERE workspace_id = $1 ORDER BY method, currency, country",
+           workspace_id)) {
+    nlohmann::json providers = nlohmann::json::array();
+    auto list = row[3].as<std::string>();
+    for (std::size_t start = 0; start < list.size();) {
+      auto end = list.find(',', start);
+      if (end == std::string::npos) end = list.size();
+      providers.push_back(list.substr(start, end - start));
+      start = end + 1;
+    }
+    routes.push_back({{"method", row[0].as<std::string>()},
+                      {"currency", row[1].as<std::string>()},
+                      {"country", row[2].as<std::string>()},
+                      {"providers", providers}});
+  }
+  return {{"routes", routes}};
+}
+
+void get_routes(const payment_routes_context& context, const http_request& request, const principal& who,
+                responder respond) {
+  answer_from_database(*context.pool, request.request_id, [who](pqxx::connection& connection) {
+    pqxx::read_transaction transaction{connection};
+    return json_response(200, routes_json(transaction, who.workspace_id).dump());
+  }, std::move(respond));
+}
+
+// Replaces the workspace's routing: per method / currency / country ('*' matches any), the
+// providers to try in order. Only configured providers that offer the method are accepted.
+void put_routes(const payment_routes_context& context, const http_request& request, const principal& who,
+                responder respond) {
+  json_body body{request.body, {"routes"}};
+  auto rules = body.required_object_array("routes", 0, 100, {"method", "currency", "country", "providers"});
+  if (!body.ok()) return respond(body.failure());
+  struct rule {
+    std::string method, currency, country;
+    std::vector<std::string> providers;
+  };
+  std::vector<rule> parsed;
+  for (auto& item : *rules) {
+    auto method = item->required_string("method");
+    auto currency = item->required_string("currency");
+    auto country = item->required_string("country");
+    auto providers = item->optional_string_array("providers", 8);
+    if (item->ok() && (!providers || providers->empty())) item->reject("providers", "must name 1 to 8 providers");
+    const actors::payments::method* known = nullptr;
+    if (item->ok() && *method != "*" && !(known = actors::payments::find_method(*method)))
+      item->reject("method", "must be '*' or a payment method of the catalogue");
+    if (item->ok() && *currency != "*" && !upper_letters(*currency, 3))
+      item->reject("currency", "must be '*' or an ISO 4217 code in capitals");
+    if (item->ok() && *country != "*" && !upper_letters(*country, 2))
+      item->reject("country", "must be '*' or an ISO 3166-1 alpha-2 code in capitals");
+    if (item->ok())
+      for (const auto& name : *providers) {
+        auto found = std::find_if(context.providers.begin(), context.providers.end(),
+                                  [&](const auto& provider) { return provider->name() == name; });
+        if (found == context.providers.end()) item->reject("providers", "must name configured providers only");
+        else if (known && !known->offered_by((*found)->kind())) item->reject("providers", "names a provider that does not offer this method");
+        else if (std::count(providers->begin(), providers->end(), name) > 1) item->reject("providers", "must not repeat a provider");
+        if (!item->ok()) break;
+      }
+    body.adopt_failure(*item);
+    if (!body.ok()) return respond(body.failure());
+    for (const auto& other : parsed)
+      if (other.method == *method && other.currency == *currency && other.country == *country) {
+        body.reject("routes", "must not repeat a (method, currency, country)");
+        return respond(body.failure());
+      }
+    parsed.push_back({*method, *currency, *country, *providers});
+  }
+  answer_from_database(*context.pool, request.request_id, [who, parsed](pqxx::connection& connection) {
+    pqxx::work transaction{connection};
+    transaction.exec_params("DELETE FROM payment_routes WHERE workspace_id = $1", who.workspace_id);
+    for (const auto& entry : parsed) {
+      std::string list = "{";
+      for (std::size_t i = 0; i < entry.providers.size(); ++i) list += (i ? "," : "") + entry.providers[i];
+      transaction.exec_params(
+          "INSERT INTO payment_routes (workspace_id, method, currency, country, providers) VALUES ($1, $2, $3, $4, $5::text[])",
+          who.workspace_id, entry.method, entry.currency, entry.country, list + "}");
+    }
+    auto answer = routes_json(transaction, who.workspace_id);
+    transaction.commit();
+    return json_response(200, answer.dump());
+  }, std::move(respond));
+}
+
+// The revocation list a scanner downloads with the event's public key to check offline.
+void revoked_tickets(const payment_routes_context& context, const http_request& request, const principal& who,
+                     responder respond) {
+  auto event_id = request.path_parameters.at("event_id");
+  if (!is_random_id(event_id, "ev_")) return respond(problem(404, "not-found", "Not found", "No such event."));
+  answer_from_database(*context.pool, request.request_id, [who, event_id](pqxx::connection& connection) {
+    pqxx::read_transaction transaction{connection};
+    if (transaction.exec_params("SELECT 1 FROM events WHERE id = $1 AND workspace_id = $2", event_id, who.workspace_id).empty())
+      return problem(404, "not-found", "Not found", "No such event.");
+    nlohmann::json revoked = nlohmann::json::array();
+    for (const auto& row : transaction.exec_params(
+             "SELECT id, to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+             "coalesce(revoked_reason, '') FROM tickets WHERE event_id = $1 AND status = 'revoked' ORDER BY revoked_at, id",
+             event_id))
+      revoked.push_back({{"ticket_id", row[0].as<std::string>()},
+                         {"revoked_at", row[1].as<std::string>()},
+                         {"reason", row[2].as<std::string>()}});
+    return json_response(200, nlohmann::json{{"event_id", event_id}, {"revoked", revoked}}.dump());
+  }, std::move(respond));
+}
+
 }  // namespace
 
 void add_payment_routes(router& routes, const payment_routes_context& context) {
@@ -427,6 +600,19 @@ void add_payment_routes(router& routes, const payment_routes_context& context) {
                                                                     responder respond) {
                checkin(context, request, who, std::move(respond));
              }));
+  auto organizer = [&routes, context](const char* method, const char* path,
+                                      void (*handler)(const payment_routes_context&, const http_request&,
+                                                      const principal&, responder)) {
+    routes.add(method, path,
+               require_authentication(*context.credentials,
+                                      [context, handler](const http_request& request, const principal& who,
+                                                         responder respond) { handler(context, request, who, respond); }));
+  };
+  organizer("POST", "/api/v1/organizer/orders/{checkout_id}/refunds", refund);
+  organizer("POST", "/api/v1/organizer/orders/{checkout_id}/mark-paid", mark_paid);
+  organizer("GET", "/api/v1/organizer/payment-routes", get_routes);
+  organizer("PUT", "/api/v1/organizer/payment-routes", put_routes);
+  organizer("GET", "/api/v1/organizer/events/{event_id}/revoked-tickets", revoked_tickets);
   routes.add("GET", "/api/v1/organizer/events/{event_id}/checkins",
              require_authentication(*context.credentials, [context](const http_request& request, const principal& who,
                                                                     responder respond) {

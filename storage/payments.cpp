@@ -20,6 +20,21 @@ std::string hex_of(const std::string& bytes) {
   return hex;
 }
 
+// A text[] literal of `items`, each quoted as an SQL string inside the array.
+std::string text_array_literal(const std::vector<std::string>& items) {
+  std::string literal = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) literal += ',';
+    literal += '"';
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') literal += '\\';
+      literal += c;
+    }
+    literal += '"';
+  }
+  return literal + "}";
+}
+
 std::optional<std::string> nullable(const std::string& text) {
   if (text.empty()) return std::nullopt;
   return text;
@@ -129,6 +144,23 @@ std::optional<order_row> load_order(pqxx::connection& connection, const std::str
       if (payment.id == attempt.payment_id) payment.attempts.push_back(std::move(attempt));
   }
   order.tickets = tickets_of(transaction, checkout_id);
+  for (const auto& row : transaction.exec_params(
+           "SELECT r.id, r.payment_id, r.amount_minor, r.currency, r.reason, array_to_string(r.ticket_type_ids, ','), "
+           "r.release_seats, r.status, coalesce(r.provider_reference, ''), r.idempotency_key "
+           "FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE p.checkout_id = $1 ORDER BY r.created_at, r.id",
+           checkout_id)) {
+    refund_row refund{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::int64_t>(),
+                      row[3].as<std::string>(), row[4].as<std::string>(), {}, row[6].as<bool>(),
+                      row[7].as<std::string>(), row[8].as<std::string>(), row[9].as<std::string>()};
+    auto lines = row[5].as<std::string>();
+    for (std::size_t start = 0; start < lines.size();) {
+      auto end = lines.find(',', start);
+      if (end == std::string::npos) end = lines.size();
+      refund.ticket_type_ids.push_back(lines.substr(start, end - start));
+      start = end + 1;
+    }
+    order.refunds.push_back(std::move(refund));
+  }
   return order;
 }
 
@@ -241,41 +273,64 @@ issue_result issue_tickets(pqxx::connection& connection, const fence& where, con
   return result;
 }
 
-void begin_refund(pqxx::connection& connection, const fence& where, const std::string& payment_id,
-                  const std::string& refund_id, std::int64_t amount_minor, const std::string& currency,
-                  const std::string& reason, const std::string& idempotency_key) {
+refund_start begin_refund(pqxx::connection& connection, const fence& where, const refund_row& refund) {
   pqxx::work transaction{connection};
-  if (!sql::owns_shard(transaction, where.shard, where.epoch, where.node_id))
-    throw std::runtime_error("fenced: the shard moved");
+  if (!sql::owns_shard(transaction, where.shard, where.epoch, where.node_id)) return refund_start::fenced;
+  if (!transaction.exec_params("SELECT 1 FROM refunds WHERE idempotency_key = $1", refund.idempotency_key).empty())
+    return refund_start::replayed;
+  // The payment row is locked: two refunds of one payment are decided one after the other.
+  auto payment = transaction.exec_params(
+      "SELECT p.captured_minor, (SELECT coalesce(sum(amount_minor), 0) FROM refunds r "
+      "WHERE r.payment_id = p.id AND r.status IN ('pending', 'succeeded')), c.order_status "
+      "FROM payments p JOIN checkouts c ON c.id = p.checkout_id WHERE p.id = $1 AND p.status = 'succeeded' FOR UPDATE OF p",
+      refund.payment_id);
+  if (payment.empty() || payment[0][2].is_null()) return refund_start::not_refundable;
+  auto order_status = payment[0][2].as<std::string>();
+  if (order_status != "tickets_issued" && order_status != "partially_refunded" && order_status != "paid" &&
+      order_status != "refund_pending")
+    return refund_start::not_refundable;
+  if (refund.amount_minor > payment[0][0].as<std::int64_t>() - payment[0][1].as<std::int64_t>())
+    return refund_start::exceeds_payment;
   transaction.exec_params(
-      "INSERT INTO refunds (id, payment_id, amount_minor, currency, reason, release_seats, status, idempotency_key) "
-      "VALUES ($1, $2, $3, $4, $5, true, 'pending', $6) ON CONFLICT (id) DO NOTHING",
-      refund_id, payment_id, amount_minor, currency, reason, idempotency_key);
+      "INSERT INTO refunds (id, payment_id, amount_minor, currency, reason, ticket_type_ids, release_seats, status, "
+      "idempotency_key) VALUES ($1, $2, $3, $4, $5, $6::text[], $7, 'pending', $8)",
+      refund.id, refund.payment_id, refund.amount_minor, refund.currency, refund.reason,
+      text_array_literal(refund.ticket_type_ids), refund.release_seats,
+      refund.idempotency_key);
   transaction.exec_params(
       "UPDATE checkouts SET order_status = 'refund_pending', order_updated_at = now() "
-      "WHERE id = (SELECT checkout_id FROM payments WHERE id = $1) "
-      "AND order_status IN ('paid', 'tickets_issued', 'partially_refunded')",
-      payment_id);
+      "WHERE id = (SELECT checkout_id FROM payments WHERE id = $1)",
+      refund.payment_id);
   transaction.commit();
+  return refund_start::created;
 }
 
-void finish_refund(pqxx::connection& connection, const fence& where, const std::string& payment_id,
-                   const std::string& refund_id, std::int64_t amount_minor, const std::string& provider_reference,
-                   bool succeeded) {
+void finish_refund(pqxx::connection& connection, const fence& where, const refund_row& refund,
+                   const std::string& provider_reference, bool succeeded) {
   pqxx::work transaction{connection};
   if (!sql::owns_shard(transaction, where.shard, where.epoch, where.node_id))
     throw std::runtime_error("fenced: the shard moved");
   auto moved = transaction.exec_params(
       "UPDATE refunds SET status = $2, provider_reference = $3, updated_at = now() WHERE id = $1 AND status = 'pending'",
-      refund_id, succeeded ? "succeeded" : "failed", nullable(provider_reference));
+      refund.id, succeeded ? "succeeded" : "failed", nullable(provider_reference));
   if (moved.affected_rows() == 1 && succeeded) {
     transaction.exec_params("UPDATE payments SET refunded_minor = refunded_minor + $2, updated_at = now() WHERE id = $1",
-                            payment_id, amount_minor);
+                            refund.payment_id, refund.amount_minor);
+    // The revocation list: a refunded line's tickets no longer admit anyone.
     transaction.exec_params(
-        "UPDATE checkouts c SET order_status = CASE WHEN p.refunded_minor >= p.captured_minor THEN 'refunded' "
-        "ELSE 'partially_refunded' END, order_updated_at = now() FROM payments p WHERE p.id = $1 AND c.id = p.checkout_id",
-        payment_id);
+        "UPDATE tickets SET status = 'revoked', revoked_at = now(), revoked_reason = $3 "
+        "WHERE payment_id = $1 AND ticket_type_id = ANY($2::text[]) AND status = 'valid'",
+        refund.payment_id, text_array_literal(refund.ticket_type_ids), "refunded: " + refund.reason);
   }
+  // Whatever remains pending keeps the order refund_pending; otherwise it says what was refunded.
+  transaction.exec_params(
+      "UPDATE checkouts c SET order_status = CASE "
+      "WHEN EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id AND r.status = 'pending') THEN 'refund_pending' "
+      "WHEN p.refunded_minor >= p.captured_minor THEN 'refunded' "
+      "WHEN p.refunded_minor > 0 THEN 'partially_refunded' "
+      "WHEN EXISTS (SELECT 1 FROM tickets t WHERE t.checkout_id = c.id) THEN 'tickets_issued' ELSE 'paid' END, "
+      "order_updated_at = now() FROM payments p WHERE p.id = $1 AND c.id = p.checkout_id",
+      refund.payment_id);
   transaction.commit();
 }
 

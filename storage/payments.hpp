@@ -70,6 +70,19 @@ struct ticket_row {
   std::optional<std::int64_t> checked_in_at_ms;
 };
 
+struct refund_row {
+  std::string id;
+  std::string payment_id;
+  std::int64_t amount_minor = 0;
+  std::string currency;
+  std::string reason;
+  std::vector<std::string> ticket_type_ids;  // lines whose tickets are revoked
+  bool release_seats = false;                // their seats go back on sale
+  std::string status;                        // pending, succeeded, failed
+  std::string provider_reference;
+  std::string idempotency_key;               // sent to the provider
+};
+
 // One line of the order as the holds store it.
 struct order_line_row {
   std::string ticket_type_id;
@@ -92,6 +105,7 @@ struct order_row {
   std::vector<order_line_row> lines;
   std::vector<payment_row> payments;
   std::vector<ticket_row> tickets;
+  std::vector<refund_row> refunds;  // oldest first
 };
 
 std::optional<order_row> load_order(pqxx::connection& connection, const std::string& checkout_id);
@@ -154,16 +168,17 @@ issue_result issue_tickets(pqxx::connection& connection, const fence& where, con
                            const std::string& payment_id, const std::string& event_id,
                            const std::vector<new_ticket>& tickets);
 
-// Records a refund as pending (an existing refund with this id stays as it is) and moves the
-// order to refund_pending.
-void begin_refund(pqxx::connection& connection, const fence& where, const std::string& payment_id,
-                  const std::string& refund_id, std::int64_t amount_minor, const std::string& currency,
-                  const std::string& reason, const std::string& idempotency_key);
-// The provider confirmed the refund: it counts against the payment once, and the order becomes
-// refunded (everything captured went back) or partially_refunded.
-void finish_refund(pqxx::connection& connection, const fence& where, const std::string& payment_id,
-                   const std::string& refund_id, std::int64_t amount_minor, const std::string& provider_reference,
-                   bool succeeded);
+enum class refund_start { created, replayed, exceeds_payment, not_refundable, fenced };
+
+// Records a refund as pending and moves the order to refund_pending, if what is captured and not
+// yet refunded (pending refunds included) covers it. A refund with the same idempotency key
+// answers `replayed` and changes nothing.
+refund_start begin_refund(pqxx::connection& connection, const fence& where, const refund_row& refund);
+// The provider's verdict on a pending refund. Succeeded: it counts against the payment once, the
+// tickets of its lines are revoked, and the order becomes refunded (everything captured went
+// back) or partially_refunded. Failed: the order goes back to what it was.
+void finish_refund(pqxx::connection& connection, const fence& where, const refund_row& refund,
+                   const std::string& provider_reference, bool succeeded);
 
 // Records a verified webhook event; false when it was seen before (a duplicate).
 bool record_webhook_event(pqxx::connection& connection, const std::string& provider, const std::string& event_id,

@@ -364,3 +364,124 @@ describe('check-in admits each ticket once', () => {
     assertProblem(assert, await call(suite.node, 'GET', `/api/v1/checkouts/${checkout.id}/payment-methods`), 400, 'invalid-parameter');
   });
 });
+
+describe('organizers: refunds, offline payments and routing', () => {
+  const suite = paymentsSuite('organizer-payments');
+
+  function refund(checkoutId, body = {}, { key = suite.organizer.key, idempotencyKey } = {}) {
+    const headers = idempotencyKey ? { 'idempotency-key': idempotencyKey } : {};
+    return call(suite.node, 'POST', `/api/v1/organizer/orders/${checkoutId}/refunds`, { key, body, headers, timeoutMs: 30_000 });
+  }
+
+  it('a partial refund revokes the named line; a full one the rest, and its seats go back on sale', async () => {
+    const made = await publishedEvent(suite.node, suite.organizer.key, [{ capacity: 5, price: 2000 }, { capacity: 5, price: 3000 }], eventNow());
+    const [front, back] = made.types;
+    const checkout = expectStatus(await hold(suite.node, made.event.id, items([front, 2], [back, 1])), 201, 'hold');
+    const paid = expectStatus(await pay(suite, checkout.id), 201, 'pay');
+    const { tickets } = await ticketsWhen(suite, checkout.id);
+    assert.equal(tickets.length, 3);
+    const total = paid.amount.minor;
+
+    // Part of the money for the back line, seats kept sold.
+    const partial = expectStatus(
+      await refund(checkout.id, { amount: { minor: 1000, currency: 'EUR' }, ticket_type_ids: [back.id], reason: 'view blocked' },
+        { idempotencyKey: 'refund-1' }), 201, 'partial refund');
+    assert.equal(partial.refunds.length, 1);
+    assert.equal(partial.refunds[0].status, 'succeeded');
+    assert.equal(partial.refunded.minor, 1000);
+    const replay = await refund(checkout.id, { amount: { minor: 1000, currency: 'EUR' }, ticket_type_ids: [back.id], reason: 'view blocked' },
+      { idempotencyKey: 'refund-1' });
+    assert.equal(replay.status, 200);
+    assert.equal(replay.headers['idempotent-replayed'], 'true');
+    assertProblem(assert, await refund(checkout.id, { amount: { minor: 999, currency: 'EUR' } }, { idempotencyKey: 'refund-1' }),
+      422, 'idempotency-key-reused');
+    let listed = await ticketsWhen(suite, checkout.id, 'partially_refunded');
+    assert.deepEqual(listed.tickets.map((t) => [t.ticket_type_id, t.status]).sort(),
+      [[back.id, 'revoked'], [front.id, 'valid'], [front.id, 'valid']].sort());
+    const revoked = expectStatus(
+      await call(suite.node, 'GET', `/api/v1/organizer/events/${made.event.id}/revoked-tickets`, { key: suite.organizer.key }), 200, 'revoked');
+    assert.deepEqual(revoked.revoked.map((entry) => entry.ticket_id), [tickets.find((t) => t.ticket_type_id === back.id).id]);
+    // A revoked ticket no longer admits anyone.
+    const backTicket = listed.tickets.find((t) => t.ticket_type_id === back.id);
+    const scan = expectStatus(await call(suite.node, 'POST', '/api/v1/checkin', {
+      key: suite.organizer.key, body: { payload: backTicket.qr_payload, device: 'gate-1', nonce: unique('n') } }), 200, 'scan');
+    assert.equal(scan.result, 'revoked');
+
+    // More than is left: refused, nothing changes.
+    assertProblem(assert, await refund(checkout.id, { amount: { minor: total, currency: 'EUR' } }), 422, 'refund-exceeds-payment');
+    assertProblem(assert, await refund(checkout.id, { amount: { minor: 10, currency: 'USD' } }), 422, 'currency-mismatch');
+    // The rest, with the front line's seats back on sale.
+    const full = expectStatus(await refund(checkout.id, { ticket_type_ids: [front.id], release_seats: true }), 201, 'full refund');
+    assert.equal(full.refunded.minor, total);
+    listed = await ticketsWhen(suite, checkout.id, 'refunded');
+    assert.ok(listed.tickets.every((t) => t.status === 'revoked'));
+    await waitFor('front seats back on sale', async () =>
+      (await psql(suite.databaseUrl, `SELECT held, sold FROM ticket_types WHERE id = '${front.id}'`)).trim() === '0|0');
+    assert.equal((await psql(suite.databaseUrl, `SELECT sold FROM ticket_types WHERE id = '${back.id}'`)).trim(), '1');
+    const charged = await sandboxPayments(suite, checkout.id);
+    assert.equal(charged[0].amount_refunded, total);
+    assertProblem(assert, await refund(checkout.id, {}), 409, 'not-refundable');
+  });
+
+  it('refunds only what the caller\'s workspace sold, and refuses bad input', async () => {
+    const { checkout } = await heldCheckout(suite, { quantity: 1 });
+    expectStatus(await pay(suite, checkout.id), 201, 'pay');
+    await ticketsWhen(suite, checkout.id);
+    const stranger = await signUp(suite.node, 'stranger');
+    assert.equal((await refund(checkout.id, {}, { key: stranger.key })).status, 404);
+    assert.equal((await refund(checkout.id, {}, { key: null })).status, 401);
+    for (const body of [{ amount: { minor: 0, currency: 'EUR' } }, { amount: { minor: 5 } }, { ticket_type_ids: ['nope'] },
+      { release_seats: 'yes' }, { extra: 1 }])
+      assert.ok([400, 422].includes((await refund(checkout.id, body)).status), JSON.stringify(body));
+    assertProblem(assert, await refund(checkout.id, { ticket_type_ids: ['tt_aaaaaaaaaaaaaaaaaaaa'] }), 422, 'unknown-ticket-type');
+    assert.equal((await psql(suite.databaseUrl, `SELECT count(*) FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE p.checkout_id = '${checkout.id}'`)).trim(), '0');
+  });
+
+  it('a bank transfer waits for the organizer, then issues tickets', async () => {
+    const { checkout } = await heldCheckout(suite, { quantity: 1 });
+    const methods = expectStatus(await call(suite.node, 'GET', `/api/v1/checkouts/${checkout.id}/payment-methods?country=DE`), 200, 'methods');
+    assert.ok(methods.methods.some((method) => method.id === 'bank_transfer'));
+    const payment = expectStatus(await pay(suite, checkout.id, { method: 'bank_transfer', token: undefined }), 202, 'pay (under way)');
+    assert.equal(payment.status, 'processing');
+    assert.match(payment.bank_transfer.reference, /^ES-/);
+    assert.equal(payment.provider, 'offline');
+    const stranger = await signUp(suite.node, 'stranger2');
+    assert.equal((await call(suite.node, 'POST', `/api/v1/organizer/orders/${checkout.id}/mark-paid`, { key: stranger.key })).status, 404);
+    const paid = expectStatus(
+      await call(suite.node, 'POST', `/api/v1/organizer/orders/${checkout.id}/mark-paid`, { key: suite.organizer.key }), 200, 'mark paid');
+    assert.equal(paid.status, 'succeeded');
+    assert.equal((await ticketsWhen(suite, checkout.id)).tickets.length, 1);
+    const again = await call(suite.node, 'POST', `/api/v1/organizer/orders/${checkout.id}/mark-paid`, { key: suite.organizer.key });
+    assert.equal(again.status, 200);
+    assert.equal((await dbOrder(suite, checkout.id)).tickets, 1);
+    // A card payment cannot be marked paid by hand.
+    const card = await heldCheckout(suite, { quantity: 1 });
+    expectStatus(await pay(suite, card.checkout.id), 201, 'card pay');
+    assertProblem(assert, await call(suite.node, 'POST', `/api/v1/organizer/orders/${card.checkout.id}/mark-paid`, { key: suite.organizer.key }),
+      409, 'invalid-transition');
+  });
+
+  it('routes a workspace\'s payments through its own provider order', async () => {
+    const put = (body) => call(suite.node, 'PUT', '/api/v1/organizer/payment-routes', { key: suite.organizer.key, body });
+    for (const body of [
+      { routes: [{ method: 'visa', currency: 'EUR', country: '*', providers: ['paypal'] }] },
+      { routes: [{ method: 'nope', currency: 'EUR', country: '*', providers: ['stripe'] }] },
+      { routes: [{ method: 'visa', currency: 'eur', country: '*', providers: ['stripe'] }] },
+      { routes: [{ method: 'visa', currency: 'EUR', country: '*', providers: [] }] },
+      { routes: [{ method: 'bank_transfer', currency: '*', country: '*', providers: ['stripe'] }] },
+      { routes: [{ method: 'visa', currency: 'EUR', country: '*', providers: ['stripe', 'stripe'] }] },
+    ])
+      assert.equal((await put(body)).status, 422, JSON.stringify(body));
+    assert.deepEqual(expectStatus(await call(suite.node, 'GET', '/api/v1/organizer/payment-routes', { key: suite.organizer.key }), 200, 'get').routes, []);
+    const set = expectStatus(await put({ routes: [{ method: 'visa', currency: 'EUR', country: '*', providers: ['adyen', 'stripe'] }] }), 200, 'put');
+    assert.equal(set.routes.length, 1);
+    const { checkout } = await heldCheckout(suite, { quantity: 1 });
+    const payment = expectStatus(await pay(suite, checkout.id), 201, 'pay');
+    assert.equal(payment.provider, 'adyen');
+    await ticketsWhen(suite, checkout.id);
+    const webhooks = await request(suite.sandbox.url, `/_sandbox/webhooks?reference=${checkout.id}`);
+    assert.equal(webhooks.status, 200);
+    assert.match(webhooks.body, /\[accepted\]|"response_status":200/, 'the node acknowledged the Adyen notification');
+    expectStatus(await put({ routes: [] }), 200, 'clear');
+  });
+});
