@@ -715,6 +715,10 @@ void sell_lines(payment_actor* self, std::int32_t retry) {
 void fulfil(payment_actor* self) {
   auto& state = self->state;
   state.busy = true;
+  if (state.shared->fault_injection && state.shared->fulfilment_paused->load()) {
+    log::info("fulfilment paused (fault injection)", {{"checkout.id", state.checkout_id}});
+    return later(self, std::chrono::milliseconds{200}, [self] { fulfil(self); });
+  }
   // The lines' states are read again first: a quota's "no seat" must never be mistaken for a
   // line that an earlier pass sold already.
   auto order = std::make_shared<std::optional<storage::order_row>>();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <cstdint>
@@ -84,6 +85,9 @@ struct services {
   std::string node_id;
   // Lets (crash_atom) make an entity fail, for crash-recovery tests; off in production.
   bool fault_injection = false;
+  // Fault injection: while set, captured payments wait before their seats are sold and tickets
+  // issued (so a test can kill the node between capture and ticket issue).
+  std::shared_ptr<std::atomic<bool>> fulfilment_paused = std::make_shared<std::atomic<bool>>(false);
   // Wall time is read through the actor clock (anchored once), so the simulated clock of the
   // deterministic tests moves deadlines exactly as real time does in production.
   std::int64_t wall_anchor_ms = 0;

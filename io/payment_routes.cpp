@@ -608,6 +608,15 @@ void add_payment_routes(router& routes, const payment_routes_context& context) {
                                       [context, handler](const http_request& request, const principal& who,
                                                          responder respond) { handler(context, request, who, respond); }));
   };
+  if (context.fault_injection && context.fulfilment_paused)
+    routes.add("POST", "/api/v1/debug/payments/fulfilment", [context](http_request& request, responder respond) {
+      json_body body{request.body, {"paused"}};
+      auto paused = body.optional_boolean("paused");
+      if (body.ok() && !paused) body.reject("paused", "is required");
+      if (!body.ok()) return respond(body.failure());
+      context.fulfilment_paused->store(*paused);
+      respond(json_response(200, nlohmann::json{{"paused", *paused}}.dump()));
+    });
   organizer("POST", "/api/v1/organizer/orders/{checkout_id}/refunds", refund);
   organizer("POST", "/api/v1/organizer/orders/{checkout_id}/mark-paid", mark_paid);
   organizer("GET", "/api/v1/organizer/payment-routes", get_routes);

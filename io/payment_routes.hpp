@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <vector>
@@ -29,6 +30,9 @@ struct payment_routes_context {
   actors::inventory_limits limits;
   std::chrono::milliseconds answer_wait{8'000};  // how long POST .../payments waits for a settled state
   std::vector<std::shared_ptr<actors::payment_provider>> providers;
+  // testing.fault_injection: serve POST /api/v1/debug/payments/fulfilment (pause ticket issue).
+  bool fault_injection = false;
+  std::shared_ptr<std::atomic<bool>> fulfilment_paused;
 };
 
 // Buyers: POST /api/v1/checkouts/{id}/payments, GET .../payment, GET .../tickets,

@@ -27,42 +27,48 @@ export function eventNow() {
   };
 }
 
+// The sandbox with a Stripe and an Adyen account whose webhooks go to a node on `port`.
+export function startPaymentSandbox(port) {
+  const base = `http://127.0.0.1:${port}`;
+  return startSandbox({
+    accounts: [
+      { name: 'stripe', format: 'stripe', api_key: stripeKey, webhook_secret: stripeSecret, webhook_url: `${base}/webhooks/stripe` },
+      {
+        name: 'adyen', format: 'adyen', api_key: adyenKey, hmac_key: adyenHmacKey, merchant_account: 'EventStripeTest',
+        webhook_url: `${base}/webhooks/adyen`,
+      },
+    ],
+    webhooks: { attempts_max: 8, initial_delay_ms: 100, max_delay_ms: 1000, request_timeout_ms: 5000, reorder_window_ms: 300 },
+    faults: { timeout_after_accept_delay_ms: 4000 },
+  });
+}
+
+// The arguments that point a node on `port` at the sandbox.
+export function paymentNodeArgs(sandbox, port) {
+  return [
+    `--http.port=${port}`,
+    `--payments.stripe.api_base=${sandbox.url}`,
+    `--payments.stripe.secret_key=${stripeKey}`,
+    `--payments.stripe.webhook_secrets=${stripeOldSecret},${stripeSecret}`,
+    `--payments.adyen.api_base=${sandbox.url}`,
+    `--payments.adyen.api_key=${adyenKey}`,
+    `--payments.adyen.hmac_keys=${adyenHmacKey}`,
+    '--payments.adyen.merchant_account=EventStripeTest',
+    '--payments.provider_timeout_ms=1500',
+    '--payments.retry_initial_ms=50',
+    '--payments.retry_max_ms=400',
+    '--inventory.address_checkouts_max=100000',
+  ];
+}
+
 // Starts the sandbox and a node wired to it (webhooks to the node's /webhooks/{stripe,adyen}).
 export function paymentsSuite(label, args = []) {
-  const suite = { databaseUrl: undefined, node: undefined, organizer: undefined, sandbox: undefined };
+  const suite = { databaseUrl: undefined, node: undefined, organizer: undefined, sandbox: undefined, port: undefined };
   before(async () => {
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    suite.sandbox = await startSandbox({
-      accounts: [
-        { name: 'stripe', format: 'stripe', api_key: stripeKey, webhook_secret: stripeSecret, webhook_url: `${base}/webhooks/stripe` },
-        {
-          name: 'adyen', format: 'adyen', api_key: adyenKey, hmac_key: adyenHmacKey, merchant_account: 'EventStripeTest',
-          webhook_url: `${base}/webhooks/adyen`,
-        },
-      ],
-      webhooks: { attempts_max: 8, initial_delay_ms: 100, max_delay_ms: 1000, request_timeout_ms: 5000, reorder_window_ms: 300 },
-      faults: { timeout_after_accept_delay_ms: 4000 },
-    });
+    suite.port = await freePort();
+    suite.sandbox = await startPaymentSandbox(suite.port);
     suite.databaseUrl = await createDatabase();
-    suite.node = await startNode({
-      databaseUrl: suite.databaseUrl,
-      args: [
-        `--http.port=${port}`,
-        `--payments.stripe.api_base=${suite.sandbox.url}`,
-        `--payments.stripe.secret_key=${stripeKey}`,
-        `--payments.stripe.webhook_secrets=${stripeOldSecret},${stripeSecret}`,
-        `--payments.adyen.api_base=${suite.sandbox.url}`,
-        `--payments.adyen.api_key=${adyenKey}`,
-        `--payments.adyen.hmac_keys=${adyenHmacKey}`,
-        '--payments.adyen.merchant_account=EventStripeTest',
-        '--payments.provider_timeout_ms=1500',
-        '--payments.retry_initial_ms=50',
-        '--payments.retry_max_ms=400',
-        '--inventory.address_checkouts_max=100000',
-        ...args,
-      ],
-    });
+    suite.node = await startNode({ databaseUrl: suite.databaseUrl, args: [...paymentNodeArgs(suite.sandbox, suite.port), ...args] });
     suite.organizer = await signUp(suite.node, label);
   });
   after(async () => {

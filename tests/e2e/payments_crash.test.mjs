@@ -1,0 +1,62 @@
+// kill -9 of the node between a capture at the provider and the tickets: after a restart the
+// order is finished from PostgreSQL, tickets are issued exactly once, nothing is charged twice.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { psql, startNode, waitFor } from './harness.mjs';
+import { call, expectStatus } from './inventory_support.mjs';
+import { captures, heldCheckout, pay, paymentNodeArgs, paymentsSuite, sandboxPayments, scenario, ticketsWhen } from './payments_support.mjs';
+
+async function orderRow(suite, checkoutId) {
+  const row = await psql(
+    suite.databaseUrl,
+    `SELECT coalesce(order_status, ''), (SELECT count(*) FROM tickets WHERE checkout_id = c.id),
+            (SELECT count(*) FROM payment_attempts WHERE checkout_id = c.id AND status = 'succeeded'),
+            (SELECT string_agg(DISTINCT status, ',') FROM holds WHERE checkout_id = c.id)
+       FROM checkouts c WHERE id = '${checkoutId}'`,
+  );
+  const [status, tickets, captured, holds] = row.trim().split('|');
+  return { status, tickets: Number(tickets), captured: Number(captured), holds };
+}
+
+describe('a node killed between capture and tickets finishes the order after a restart', () => {
+  const suite = paymentsSuite('payments-crash', ['--testing.fault_injection=true']);
+
+  async function restart() {
+    await suite.node.stop('SIGKILL');
+    suite.node = await startNode({
+      databaseUrl: suite.databaseUrl,
+      args: [...paymentNodeArgs(suite.sandbox, suite.port), '--testing.fault_injection=true'],
+    });
+  }
+
+  it('paid and committed, killed before the tickets: issued once after the restart', async () => {
+    const { checkout, type } = await heldCheckout(suite, { quantity: 3 });
+    expectStatus(await call(suite.node, 'POST', '/api/v1/debug/payments/fulfilment', { body: { paused: true } }), 200, 'pause');
+    const payment = expectStatus(await pay(suite, checkout.id), 201, 'pay');
+    assert.equal(payment.status, 'succeeded');
+    assert.deepEqual(await orderRow(suite, checkout.id), { status: 'paid', tickets: 0, captured: 1, holds: 'held' });
+    await restart();
+    const body = await ticketsWhen(suite, checkout.id);
+    assert.equal(body.tickets.length, 3);
+    assert.deepEqual(await orderRow(suite, checkout.id), { status: 'tickets_issued', tickets: 3, captured: 1, holds: 'sold' });
+    assert.equal((await psql(suite.databaseUrl, `SELECT held, sold FROM ticket_types WHERE id = '${type.id}'`)).trim(), '0|3');
+    assert.equal(captures(await sandboxPayments(suite, checkout.id)), 1);
+  });
+
+  it('captured by the provider while the node waited for its answer: found by asking, no second charge', async () => {
+    const { checkout } = await heldCheckout(suite, { quantity: 2 });
+    await scenario(suite, checkout.id, { accounts: { stripe: { confirm: 'timeout_after_accept', delay_ms: 60_000 } } });
+    const paying = pay(suite, checkout.id).catch(() => null);  // the node dies under this request
+    await waitFor('the sandbox to capture', async () => captures(await sandboxPayments(suite, checkout.id)) === 1,
+      { timeoutMs: 10_000 });
+    await restart();
+    await paying;
+    const body = await ticketsWhen(suite, checkout.id);
+    assert.equal(body.tickets.length, 2);
+    const charged = await sandboxPayments(suite, checkout.id);
+    assert.equal(charged.length, 1, 'no second PaymentIntent, no other provider');
+    assert.equal(captures(charged), 1);
+    assert.deepEqual(await orderRow(suite, checkout.id), { status: 'tickets_issued', tickets: 2, captured: 1, holds: 'sold' });
+  });
+});
