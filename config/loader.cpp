@@ -334,7 +334,9 @@ namespace {
 std::string value_text(const settings& values, const key_spec& spec) {
   if (spec.secret) {
     if (spec.target == member{&settings::database_url}) return redact_url(values.database_url);
-    return values.database_password.empty() ? "" : std::string{redacted_marker};
+    // Every other secret is a string: shown as set or not, never its value.
+    const auto* text = std::get_if<std::string settings::*>(&spec.target);
+    return text && !(values.**text).empty() ? std::string{redacted_marker} : "";
   }
   return std::visit(
       [&](auto pointer) -> std::string {

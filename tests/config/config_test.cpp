@@ -104,6 +104,17 @@ TEST_CASE("secrets never appear in the printed configuration or help") {
   CHECK_THAT(printed, Catch::Contains("database.password = ***  # flag"));
 }
 
+TEST_CASE("provider secrets print as set or unset, each on its own, never their values") {
+  auto result = load({"--payments.stripe.secret_key=sk_live_topsecret", "--payments.adyen.hmac_keys=AABBCC"}, {});
+  REQUIRE_FALSE(result.error);
+  auto printed = eventstripe::config::describe(result);
+  CHECK_THAT(printed, !Catch::Contains("topsecret") && !Catch::Contains("AABBCC"));
+  CHECK_THAT(printed, Catch::Contains("payments.stripe.secret_key = ***"));
+  CHECK_THAT(printed, Catch::Contains("payments.adyen.hmac_keys = ***"));
+  CHECK_THAT(printed, !Catch::Contains("payments.stripe.webhook_secrets = ***"));
+  CHECK_THAT(printed, !Catch::Contains("database.password = ***"));
+}
+
 TEST_CASE("help lists every key with its default and unit") {
   auto help = eventstripe::config::help_text();
   auto printed = eventstripe::config::describe(load({}, {}));
