@@ -21,6 +21,7 @@
 #include "cluster/router.hpp"
 #include "storage/inventory.hpp"
 #include "actors/readiness_probe.hpp"
+#include "actors/reconciliation_job.hpp"
 #include "config/loader.hpp"
 #include "config/log.hpp"
 #include "io/auth.hpp"
@@ -28,6 +29,7 @@
 #include "io/inventory_routes.hpp"
 #include "io/organizer_routes.hpp"
 #include "io/payment_routes.hpp"
+#include "io/reconciliation_routes.hpp"
 #include "io/providers/registry.hpp"
 #include "actors/call_pool.hpp"
 #include "io/metrics.hpp"
@@ -188,6 +190,8 @@ int run(const config::settings& values, const sigset_t& signals) {
   caf::actor_system system{actor_config};
 
   auto shared = make_services(values, node_id, pool, directory, system, providers);
+  // After the actor system, so it is destroyed before it.
+  auto reconciliation = std::make_shared<actors::reconciliation_board>();
   auto probe_timeout = values.database_connect_timeout_ms + milliseconds{1000};
   auto root = supervision::spawn_supervisor(
       system, {},
@@ -195,13 +199,27 @@ int run(const config::settings& values, const sigset_t& signals) {
         [&pool, status, &values, probe_timeout](caf::actor_system& actors) {
           return actors::spawn_readiness_probe(actors, pool, status, values.readiness_probe_interval_ms, probe_timeout);
         }},
-       supervision::supervisor_child_spec("regions", {}, cluster::region_children(directory, shared, epochs.value()))});
+       supervision::supervisor_child_spec("regions", {}, cluster::region_children(directory, shared, epochs.value())),
+       {"reconciliation_job",
+        [&pool, reconciliation, &values](caf::actor_system& actors) {
+          actors::reconciliation_job_settings settings;
+          settings.interval_ms = values.reconciliation_interval_ms;
+          return actors::spawn_reconciliation_job(actors, pool, reconciliation, settings);
+        }}});
 
   io::metrics stats;
   stats.add_collect_hook([&pool, &system](io::metrics& m) {
     report_pool_metrics(m, pool);
     m.set_gauge("eventstripe_actors_running", "CAF actors running on this node",
                 static_cast<double>(system.registry().running()));
+  });
+  stats.add_collect_hook([reconciliation](io::metrics& m) {
+    m.set_counter("eventstripe_reconciliation_runs_total", "Reconciliation runs this node completed",
+                  static_cast<double>(reconciliation->runs_total()));
+    if (auto report = reconciliation->last())
+      for (const auto& count : report->counts)
+        m.set_gauge("eventstripe_reconciliation_mismatches", "Mismatches of each kind the last reconciliation run found",
+                    {{"kind", count.kind}}, static_cast<double>(count.count));
   });
   io::router routes;
   io::add_system_routes(routes, {status, &stats, &system, node_id, version, started_at, values.http_debug_endpoints});
@@ -212,6 +230,7 @@ int run(const config::settings& values, const sigset_t& signals) {
   io::add_event_routes(routes, inventory);
   io::add_payment_routes(routes, {&system, &directory, &credentials, &pool, shared->limits, shared->payments.answer_wait_ms,
                                   shared->providers});
+  io::add_reconciliation_routes(routes, {&system, &credentials, &pool, reconciliation});
   io::gateway gateway{values.http_host, values.http_port, values.http_threads, limits_from(values), routes, stats};
   if (auto failure = gateway.start(); !failure.empty()) {
     stop_actors(system, root);

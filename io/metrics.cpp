@@ -53,6 +53,16 @@ void metrics::set_gauge(const std::string& name, const std::string& help, double
   prometheus::BuildGauge().Name(name).Help(help).Register(*registry_).Add({}).Set(value);
 }
 
+void metrics::set_gauge(const std::string& name, const std::string& help,
+                        const std::map<std::string, std::string>& labels, double value) {
+  prometheus::BuildGauge().Name(name).Help(help).Register(*registry_).Add(labels).Set(value);
+}
+
+void metrics::set_counter(const std::string& name, const std::string& help, double total) {
+  auto& counter = prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
+  if (total > counter.Value()) counter.Increment(total - counter.Value());
+}
+
 void metrics::add_collect_hook(std::function<void(metrics&)> hook) {
   std::lock_guard lock{hooks_mutex_};
   hooks_.push_back(std::move(hook));

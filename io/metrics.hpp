@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,6 +38,12 @@ class metrics {
 
   // Sets a gauge by name (created on first use, with the given help text).
   void set_gauge(const std::string& name, const std::string& help, double value);
+  // The same for one labelled series of the gauge (`labels` of bounded cardinality).
+  void set_gauge(const std::string& name, const std::string& help, const std::map<std::string, std::string>& labels,
+                 double value);
+  // A counter whose total is kept elsewhere (a subsystem's own count since start): it moves up to
+  // `total` and never down.
+  void set_counter(const std::string& name, const std::string& help, double total);
 
   // Runs before every scrape; hooks typically call set_gauge.
   void add_collect_hook(std::function<void(metrics&)> hook);
