@@ -411,3 +411,78 @@ TEST_CASE("a checkout with several lines counts against its buyer until its last
   fixture.scheduler.run();
   held(create(fixture, request_for("co_again", {{"tt_a", 1}})));
 }
+
+namespace {
+
+answer<caf::ok_atom> sell(inventory_fixture& fixture, const std::string& type, const std::string& checkout, int quantity) {
+  return fixture.ask<caf::ok_atom>(entity_kind::quota, type,
+                                   caf::make_message(eventstripe::actors::sell_atom::value, checkout,
+                                                     std::int32_t{quantity}, std::string{}));
+}
+
+answer<caf::ok_atom> give_back(inventory_fixture& fixture, const std::string& type, const std::string& checkout,
+                               int quantity) {
+  return fixture.ask<caf::ok_atom>(entity_kind::quota, type,
+                                   caf::make_message(eventstripe::actors::give_back_atom::value, checkout,
+                                                     std::int32_t{quantity}, std::string{}));
+}
+
+bool done(const answer<caf::ok_atom>& outcome) { return std::holds_alternative<caf::ok_atom>(outcome); }
+
+int sold_count(inventory_fixture& fixture, const std::string& type) {
+  return fixture.query_int("SELECT sold FROM ticket_types WHERE id = '" + type + "'");
+}
+
+}  // namespace
+
+TEST_CASE("a paid hold is sold; an expired one is sold again only while a seat is free; a returned seat is on sale") {
+  inventory_fixture fixture;
+  fixture.add_ticket_type("tt_a", 2);
+  held(create(fixture, request_for("co_1", {{"tt_a", 1}})));
+  REQUIRE(done(sell(fixture, "tt_a", "co_1", 1)));
+  CHECK(hold_status(fixture, "co_1", "tt_a") == "sold");
+  CHECK(held_count(fixture, "tt_a") == 0);
+  CHECK(sold_count(fixture, "tt_a") == 1);
+
+  // co_2's hold expires while its payment is under way; co_3 takes the last seat meanwhile.
+  held(create(fixture, request_for("co_2", {{"tt_a", 1}})));
+  fixture.advance(600'000ms);
+  CHECK(hold_status(fixture, "co_2", "tt_a") == "expired");
+  held(create(fixture, request_for("co_3", {{"tt_a", 1}})));
+  CHECK(error_of(sell(fixture, "tt_a", "co_2", 1)) == inventory_errc::sold_out);
+  CHECK(hold_status(fixture, "co_2", "tt_a") == "expired");
+  CHECK(sold_count(fixture, "tt_a") == 1);
+  CHECK(held_count(fixture, "tt_a") == 1);
+
+  // The seat comes free: the late payment's hold is sold again, and nothing is oversold.
+  held(fixture.ask<checkout_view>(entity_kind::checkout, "co_3", caf::make_message(eventstripe::actors::release_atom::value)));
+  REQUIRE(done(sell(fixture, "tt_a", "co_2", 1)));
+  CHECK(hold_status(fixture, "co_2", "tt_a") == "sold");
+  CHECK(sold_count(fixture, "tt_a") == 2);
+  CHECK(error_of(create(fixture, request_for("co_4", {{"tt_a", 1}}))) == inventory_errc::sold_out);
+
+  // A refunded line's seat goes back on sale once; a second give-back changes nothing.
+  REQUIRE(done(give_back(fixture, "tt_a", "co_1", 1)));
+  CHECK(hold_status(fixture, "co_1", "tt_a") == "refunded");
+  CHECK(sold_count(fixture, "tt_a") == 1);
+  CHECK(error_of(give_back(fixture, "tt_a", "co_1", 1)) == inventory_errc::not_held);
+  CHECK(sold_count(fixture, "tt_a") == 1);
+  held(create(fixture, request_for("co_5", {{"tt_a", 1}})));
+  CHECK(sold_count(fixture, "tt_a") + held_count(fixture, "tt_a") == 2);
+}
+
+TEST_CASE("the schema refuses a sold hold moving back, and an expired one sold beyond capacity") {
+  inventory_fixture fixture;
+  fixture.add_ticket_type("tt_a", 1);
+  held(create(fixture, request_for("co_1", {{"tt_a", 1}})));
+  fixture.advance(600'000ms);
+  held(create(fixture, request_for("co_2", {{"tt_a", 1}})));
+  auto connection = fixture.database.connect();
+  {
+    pqxx::work transaction{connection};
+    CHECK_THROWS(transaction.exec("UPDATE holds SET status = 'sold' WHERE checkout_id = 'co_1'"));
+  }
+  REQUIRE(done(sell(fixture, "tt_a", "co_2", 1)));
+  pqxx::work transaction{connection};
+  CHECK_THROWS(transaction.exec("UPDATE holds SET status = 'held' WHERE checkout_id = 'co_2'"));
+}
