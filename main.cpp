@@ -229,7 +229,7 @@ int run(const config::settings& values, const sigset_t& signals) {
   io::add_checkout_routes(routes, inventory);
   io::add_event_routes(routes, inventory);
   io::add_payment_routes(routes, {&system, &directory, &credentials, &pool, shared->limits, shared->payments.answer_wait_ms,
-                                  shared->providers});
+                                  shared->providers, values.fault_injection, shared->fulfilment_paused});
   io::add_reconciliation_routes(routes, {&system, &credentials, &pool, reconciliation});
   io::gateway gateway{values.http_host, values.http_port, values.http_threads, limits_from(values), routes, stats};
   if (auto failure = gateway.start(); !failure.empty()) {
