@@ -1,6 +1,7 @@
 #include "actors/payment_actor.hpp"
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <optional>
 #include <random>
@@ -16,6 +17,7 @@
 #include <caf/skip.hpp>
 #include <caf/stateful_actor.hpp>
 #include <nlohmann/json.hpp>
+#include <openssl/sha.h>
 
 #include "actors/call_pool.hpp"
 #include "actors/entity_messaging.hpp"
@@ -594,7 +596,8 @@ void issue(payment_actor* self, std::int32_t retry) {
   for (const auto& line : state.order.lines)
     for (std::int32_t seq = 1; seq <= line.quantity; ++seq)
       drafts->push_back({random_id(state, "tkt_"), line.ticket_type_id, seq, payment->holder_name,
-                         line.unit_price_minor, payment->currency, valid_from, valid_until, ""});
+                         line.unit_price_minor - line.discount_per_ticket_minor, payment->currency, valid_from,
+                         valid_until, ""});
   auto generated = payments::generate_ticket_key_pair();
   if (!generated) {
     log::error("cannot generate a ticket key", {{"checkout.id", state.checkout_id}});
@@ -737,6 +740,15 @@ void fulfil(payment_actor* self) {
 }
 
 // --- refunds ------------------------------------------------------------------------------------
+
+// A refund's id from its checkout and what names it (an organizer's Idempotency-Key, or "all"
+// for a late payment's refund): the same inputs give the same id, other orders never collide.
+std::string refund_id_of(const std::string& checkout_id, const std::string& name) {
+  std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
+  auto text = checkout_id + "\n" + name;
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest.data());
+  return "rf_" + payments::hex_lower(std::span<const std::uint8_t>{digest.data(), 12});
+}
 
 // The provider's idempotency key of a refund: derived from the checkout and the refund's id, so
 // asking again (after a crash, or while the provider reports it pending) cannot refund twice.
@@ -904,7 +916,7 @@ void refund_all(payment_actor* self, std::string reason) {
   auto& state = self->state;
   auto* payment = live_payment(state);
   storage::refund_row refund;
-  refund.id = "rf_all";
+  refund.id = refund_id_of(state.checkout_id, "all");
   refund.payment_id = payment->id;
   refund.amount_minor = payment->captured_minor - payment->refunded_minor;
   refund.currency = payment->currency;
@@ -942,9 +954,8 @@ void refund_order(payment_actor* self, refund_order_request request, caf::typed_
       return;
     }
   storage::refund_row refund;
-  refund.id = request.idempotency_key.empty()
-                  ? random_id(state, "rf_")
-                  : "rf_" + payments::hex_lower(payments::as_bytes(request.idempotency_key)).substr(0, 40);
+  refund.id = request.idempotency_key.empty() ? random_id(state, "rf_")
+                                              : refund_id_of(state.checkout_id, "key:" + request.idempotency_key);
   refund.payment_id = payment->id;
   auto remaining = payment->captured_minor - payment->refunded_minor;
   for (const auto& earlier : state.order.refunds)

@@ -124,11 +124,12 @@ std::optional<order_row> load_order(pqxx::connection& connection, const std::str
   order.event_starts_at_ms = rows[0][5].as<std::int64_t>();
   order.event_ends_at_ms = rows[0][6].as<std::int64_t>();
   for (const auto& line : transaction.exec_params(
-           "SELECT h.ticket_type_id, h.quantity, h.unit_price_minor, coalesce(h.tier_name, ''), h.status "
+           "SELECT h.ticket_type_id, h.quantity, h.unit_price_minor, h.discount_per_ticket_minor, "
+           "coalesce(h.tier_name, ''), h.status "
            "FROM holds h JOIN ticket_types t ON t.id = h.ticket_type_id WHERE h.checkout_id = $1 ORDER BY t.position, t.id",
            checkout_id))
     order.lines.push_back({line[0].as<std::string>(), line[1].as<std::int32_t>(), line[2].as<std::int64_t>(),
-                           line[3].as<std::string>(), line[4].as<std::string>()});
+                           line[3].as<std::int64_t>(), line[4].as<std::string>(), line[5].as<std::string>()});
   for (const auto& row : transaction.exec_params(
            "SELECT " + payment_columns + " FROM payments WHERE checkout_id = $1 ORDER BY created_at, id", checkout_id))
     order.payments.push_back(read_payment(row));

@@ -88,6 +88,7 @@ struct order_line_row {
   std::string ticket_type_id;
   std::int32_t quantity = 0;
   std::int64_t unit_price_minor = 0;
+  std::int64_t discount_per_ticket_minor = 0;
   std::string tier_name;
   std::string status;  // held, expired, released, sold, refunded
 };

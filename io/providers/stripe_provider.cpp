@@ -32,8 +32,12 @@ bool is_stripe_id(std::string_view id) {
   });
 }
 
+// Once a PaymentIntent succeeded, what was taken (amount_received, which a partial capture makes
+// smaller than amount); before, what is asked for.
 void read_amount(provider_result& result, const json& intent) {
-  result.amount_minor = integer_at(intent, "amount").value_or(0);
+  auto received = integer_at(intent, "amount_received");
+  bool succeeded = text_at(intent, "status") == "succeeded";
+  result.amount_minor = succeeded && received ? *received : integer_at(intent, "amount").value_or(0);
   result.currency = ascii_upper(text_at(intent, "currency"));
 }
 

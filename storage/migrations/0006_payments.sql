@@ -63,8 +63,9 @@ CREATE TABLE payments (
   request_hash       bytea       NOT NULL,
   created_at         timestamptz NOT NULL DEFAULT now(),
   updated_at         timestamptz NOT NULL DEFAULT now(),
-  CONSTRAINT payments_refund_within_capture CHECK (refunded_minor <= captured_minor),
-  CONSTRAINT payments_capture_within_amount CHECK (captured_minor <= amount_minor)
+  -- captured_minor is what the provider reports it took, even if that differs from amount_minor:
+  -- recorded, never hidden, and reported by reconciliation (amount_mismatch).
+  CONSTRAINT payments_refund_within_capture CHECK (refunded_minor <= captured_minor)
 );
 -- One live payment per checkout: a declined or failed one may be followed by another.
 CREATE UNIQUE INDEX payments_one_live_per_checkout ON payments (checkout_id)
