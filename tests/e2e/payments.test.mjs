@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import Stripe from 'stripe';
 
 import { assertProblem, psql, request, sleep, waitFor } from './harness.mjs';
-import { call, expectStatus, hold, items, publishedEvent, signUp } from './inventory_support.mjs';
+import { call, expectStatus, hold, items, listen, publishedEvent, signUp } from './inventory_support.mjs';
 import {
   captures, decodeQr, eventNow, fetchBytes, heldCheckout, pay, paymentsSuite, sandboxPayments, scenario, stripeOldSecret,
   stripeSecret, ticketsWhen, unique,
@@ -80,6 +80,21 @@ describe('payments through the sandbox provider', () => {
     assert.equal(view.status, 'tickets_issued');
     // Released, extended or re-quoted no more.
     assertProblem(assert, await call(suite.node, 'DELETE', `/api/v1/checkouts/${checkout.id}`), 409, 'order-in-progress');
+  });
+
+  it('the buyer\'s socket hears each order state after it is committed, in order', async () => {
+    const { checkout } = await heldCheckout(suite, { quantity: 1 });
+    const socket = await listen(suite.node, `/ws/checkouts/${checkout.id}`);
+    await socket.next((message) => message.type === 'state');
+    expectStatus(await pay(suite, checkout.id), 201, 'pay');
+    const pushes = [];
+    for (let i = 0; i < 3; ++i) pushes.push(await socket.next(() => true));
+    assert.deepEqual(pushes.map((push) => [push.type, push.checkout.status]),
+      [['payment_pending', 'payment_pending'], ['paid', 'paid'], ['tickets_issued', 'tickets_issued']]);
+    // Each push's state was already committed when it was sent.
+    assert.equal((await psql(suite.databaseUrl, `SELECT order_status FROM checkouts WHERE id = '${checkout.id}'`)).trim(),
+      'tickets_issued');
+    socket.socket.close();
   });
 
   it('draws QR codes a real decoder reads back as the signed payload', async () => {
