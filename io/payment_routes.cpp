@@ -469,22 +469,13 @@ void mark_paid(const payment_routes_context& context, const http_request& reques
 nlohmann::json routes_json(pqxx::transaction_base& transaction, const std::string& workspace_id) {
   nlohmann::json routes = nlohmann::json::array();
   for (const auto& row : transaction.exec_params(
-           "SELECT method, currency, country, array_to_string(providers, ',') FROM payment_routes "
+           "SELECT method, currency, country, array_to_json(providers)::text FROM payment_routes "
            "WHERE workspace_id = $1 ORDER BY method, currency, country",
-           workspace_id)) {
-    nlohmann::json providers = nlohmann::json::array();
-    auto list = row[3].as<std::string>();
-    for (std::size_t start = 0; start < list.size();) {
-      auto end = list.find(',', start);
-      if (end == std::string::npos) end = list.size();
-      providers.push_back(list.substr(start, end - start));
-      start = end + 1;
-    }
+           workspace_id))
     routes.push_back({{"method", row[0].as<std::string>()},
                       {"currency", row[1].as<std::string>()},
                       {"country", row[2].as<std::string>()},
-                      {"providers", providers}});
-  }
+                      {"providers", nlohmann::json::parse(row[3].as<std::string>())}});
   return {{"routes", routes}};
 }
 

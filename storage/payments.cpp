@@ -20,6 +20,18 @@ std::string hex_of(const std::string& bytes) {
   return hex;
 }
 
+// "a,b,c" (an array_to_string of ids, which never contain commas) -> {"a", "b", "c"}.
+std::vector<std::string> split_list(const std::string& list) {
+  std::vector<std::string> items;
+  for (std::size_t start = 0; start < list.size();) {
+    auto end = list.find(',', start);
+    if (end == std::string::npos) end = list.size();
+    if (end > start) items.push_back(list.substr(start, end - start));
+    start = end + 1;
+  }
+  return items;
+}
+
 // A text[] literal of `items`, each quoted as an SQL string inside the array.
 std::string text_array_literal(const std::vector<std::string>& items) {
   std::string literal = "{";
@@ -153,13 +165,7 @@ std::optional<order_row> load_order(pqxx::connection& connection, const std::str
     refund_row refund{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::int64_t>(),
                       row[3].as<std::string>(), row[4].as<std::string>(), {}, row[6].as<bool>(),
                       row[7].as<std::string>(), row[8].as<std::string>(), row[9].as<std::string>()};
-    auto lines = row[5].as<std::string>();
-    for (std::size_t start = 0; start < lines.size();) {
-      auto end = lines.find(',', start);
-      if (end == std::string::npos) end = lines.size();
-      refund.ticket_type_ids.push_back(lines.substr(start, end - start));
-      start = end + 1;
-    }
+    refund.ticket_type_ids = split_list(row[5].as<std::string>());
     order.refunds.push_back(std::move(refund));
   }
   return order;
@@ -377,17 +383,8 @@ std::vector<std::string> payment_route(pqxx::connection& connection, const std::
       "AND method IN ($2, '*') AND currency IN ($3, '*') AND country IN ($4, '*') "
       "ORDER BY (method = '*'), (currency = '*'), (country = '*') LIMIT 1",
       workspace_id, method, currency, country);
-  std::vector<std::string> providers;
-  if (rows.empty()) return providers;
-  auto list = rows[0][0].as<std::string>();
-  std::size_t start = 0;
-  while (start <= list.size()) {
-    auto end = list.find(',', start);
-    if (end == std::string::npos) end = list.size();
-    if (end > start) providers.push_back(list.substr(start, end - start));
-    start = end + 1;
-  }
-  return providers;
+  if (rows.empty()) return {};
+  return split_list(rows[0][0].as<std::string>());
 }
 
 }  // namespace eventstripe::storage
