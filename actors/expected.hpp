@@ -1,13 +1,13 @@
 #pragma once
 
-// A value or an error, for the payment rules: the subset of C++23 std::expected they need (GCC 12
-// has no <expected> under C++20). Each module has its own small error enum, so unlike
-// pricing::expected the error type is a parameter.
+// A value or an error: the subset of C++23 std::expected the rules need (GCC 12 has no <expected>
+// under C++20). The pricing rules use it with pricing_error, the payment rules each with their
+// own small error enum.
 #include <cassert>
 #include <utility>
 #include <variant>
 
-namespace eventstripe::actors::payments {
+namespace eventstripe::actors {
 
 template <class T, class Error>
 class expected {
@@ -39,4 +39,4 @@ class expected {
   std::variant<T, Error> state_;
 };
 
-}  // namespace eventstripe::actors::payments
+}  // namespace eventstripe::actors

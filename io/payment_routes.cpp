@@ -312,7 +312,7 @@ http_response check_in(pqxx::connection& connection, const principal& who, const
       auto public_key = pay::ticket_public_key::from_bytes(
           std::span{reinterpret_cast<const std::uint8_t*>(stored.data()), stored.size()});
       auto verified = public_key ? pay::verify_ticket_payload(payload, *public_key)
-                                 : pay::expected<pay::ticket_claims, pay::ticket_errc>{pay::ticket_errc::invalid_key};
+                                 : actors::expected<pay::ticket_claims, pay::ticket_errc>{pay::ticket_errc::invalid_key};
       event_id = claims.event_id;
       auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch()).count();

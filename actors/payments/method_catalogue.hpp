@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "actors/payments/expected.hpp"
+#include "actors/expected.hpp"
 
 namespace eventstripe::actors::payments {
 

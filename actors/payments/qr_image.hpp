@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "actors/payments/expected.hpp"
+#include "actors/expected.hpp"
 
 namespace eventstripe::actors::payments {
 

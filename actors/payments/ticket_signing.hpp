@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "actors/payments/expected.hpp"
+#include "actors/expected.hpp"
 
 namespace eventstripe::actors::payments {
 

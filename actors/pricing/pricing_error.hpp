@@ -3,6 +3,7 @@
 // Errors of the pricing rules, and the small value-or-error type they return. Pricing is pure
 // (no CAF, no I/O), so errors are plain values; the actors turn them into caf::error with
 // CAF_ERROR_CODE_ENUM on pricing_errc (its underlying type is uint8_t for that reason).
+#include "actors/expected.hpp"
 #include <cassert>
 #include <cstdint>
 #include <string>
@@ -51,35 +52,8 @@ struct pricing_error {
 
 pricing_error make_pricing_error(pricing_errc code, std::string detail = {});
 
-// A value or a pricing_error; the subset of C++23 std::expected the rules need.
+// A value or a pricing_error.
 template <class T>
-class expected {
- public:
-  expected(T value) : state_(std::move(value)) {}              // NOLINT: implicit on purpose
-  expected(pricing_error error) : state_(std::move(error)) {}  // NOLINT: implicit on purpose
-
-  bool has_value() const { return state_.index() == 0; }
-  explicit operator bool() const { return has_value(); }
-
-  T& value() {
-    assert(has_value());
-    return std::get<0>(state_);
-  }
-  const T& value() const {
-    assert(has_value());
-    return std::get<0>(state_);
-  }
-  const pricing_error& error() const {
-    assert(!has_value());
-    return std::get<1>(state_);
-  }
-  T& operator*() { return value(); }
-  const T& operator*() const { return value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-
- private:
-  std::variant<T, pricing_error> state_;
-};
+using expected = actors::expected<T, pricing_error>;
 
 }  // namespace eventstripe::actors::pricing
