@@ -74,6 +74,93 @@ inventory_check bench_database::check(const std::string& ticket_type_id) const {
   return check;
 }
 
+purchase_check bench_database::check_purchases(const std::string& ticket_type_id) const {
+  pqxx::connection connection{conninfo_};
+  pqxx::read_transaction transaction{connection};
+  purchase_check check;
+  auto count = [&transaction](const std::string& sql) { return transaction.exec1(sql)[0].as<std::int64_t>(); };
+  auto type = transaction.exec_params1("SELECT capacity, held, sold FROM ticket_types WHERE id = $1", ticket_type_id);
+  check.capacity = type[0].as<std::int64_t>();
+  check.held = type[1].as<std::int64_t>();
+  check.sold = type[2].as<std::int64_t>();
+  auto holds = transaction.exec_params1(
+      "SELECT count(*) FILTER (WHERE status = 'sold'), coalesce(sum(quantity) FILTER (WHERE status = 'sold'), 0), "
+      "coalesce(sum(quantity) FILTER (WHERE status = 'held'), 0) FROM holds WHERE ticket_type_id = $1",
+      ticket_type_id);
+  check.sold_holds = holds[0].as<std::int64_t>();
+  check.sold_quantity = holds[1].as<std::int64_t>();
+  check.held_quantity = holds[2].as<std::int64_t>();
+  auto payments = transaction.exec1(
+      "SELECT count(*), count(*) FILTER (WHERE status = 'succeeded'), coalesce(sum(captured_minor), 0), "
+      "count(*) FILTER (WHERE status IN ('pending', 'requires_action', 'processing', 'unknown')) FROM payments");
+  check.payments = payments[0].as<std::int64_t>();
+  check.succeeded_payments = payments[1].as<std::int64_t>();
+  check.captured_minor = payments[2].as<std::int64_t>();
+  check.unsettled_payments = payments[3].as<std::int64_t>();
+  check.attempts = count("SELECT count(*) FROM payment_attempts");
+  for (const auto& row : transaction.exec("SELECT provider || ' ' || status, count(*) FROM payment_attempts GROUP BY 1"))
+    check.attempts_by_status[row[0].as<std::string>()] = row[1].as<std::int64_t>();
+  check.checkouts_charged_twice = count(
+      "SELECT count(*) FROM (SELECT checkout_id FROM payments WHERE status = 'succeeded' GROUP BY checkout_id "
+      "HAVING count(*) > 1) twice");
+  check.payments_captured_twice = count(
+      "SELECT count(*) FROM (SELECT payment_id FROM payment_attempts WHERE status = 'succeeded' GROUP BY payment_id "
+      "HAVING count(*) > 1) twice");
+  check.captures_without_outcome = count(
+      "SELECT count(*) FROM payments p JOIN checkouts c ON c.id = p.checkout_id WHERE p.status = 'succeeded' "
+      "AND (c.order_status IS NULL OR c.order_status NOT IN ('tickets_issued', 'refunded'))");
+  for (const auto& row : transaction.exec(
+           "SELECT coalesce(order_status, 'none'), count(*) FROM checkouts c "
+           "WHERE EXISTS (SELECT 1 FROM payments p WHERE p.checkout_id = c.id) GROUP BY 1"))
+    check.order_statuses[row[0].as<std::string>()] = row[1].as<std::int64_t>();
+  check.tickets = count("SELECT count(*) FROM tickets WHERE status = 'valid'");
+  check.ticket_rows = count("SELECT count(*) FROM tickets");
+  check.ticket_mismatches = count(
+      "SELECT count(*) FROM checkouts c WHERE c.order_status = 'tickets_issued' AND "
+      "(SELECT count(*) FROM tickets t WHERE t.checkout_id = c.id AND t.status = 'valid') <> "
+      "(SELECT coalesce(sum(h.quantity), 0) FROM holds h WHERE h.checkout_id = c.id AND h.status = 'sold')");
+  check.tickets_without_capture = count(
+      "SELECT count(*) FROM tickets t WHERE NOT EXISTS (SELECT 1 FROM payments p WHERE p.checkout_id = t.checkout_id "
+      "AND p.status = 'succeeded')");
+  auto refunds = transaction.exec1(
+      "SELECT count(*), coalesce(sum(amount_minor), 0) FROM refunds WHERE status = 'succeeded'");
+  check.refunds_succeeded = refunds[0].as<std::int64_t>();
+  check.refunded_minor = refunds[1].as<std::int64_t>();
+  check.webhook_events = count("SELECT count(*) FROM webhook_events");
+  return check;
+}
+
+std::vector<purchase_timing> bench_database::purchase_timings() const {
+  pqxx::connection connection{conninfo_};
+  pqxx::read_transaction transaction{connection};
+  auto micros = [](const char* column) {
+    return std::string{"(extract(epoch FROM "} + column + ") * 1000000)::bigint";
+  };
+  auto rows = transaction.exec(
+      "SELECT c.id, " + micros("min(h.created_at)") + ", " + micros("p.created_at") + ", " + micros("a.created_at") +
+      ", " + micros("a.updated_at") + ", " + micros("max(h.updated_at)") + ", " +
+      "(SELECT " + micros("min(t.created_at)") + " FROM tickets t WHERE t.checkout_id = c.id) "
+      "FROM checkouts c JOIN holds h ON h.checkout_id = c.id AND h.status = 'sold' "
+      "JOIN payments p ON p.checkout_id = c.id AND p.status = 'succeeded' "
+      "JOIN payment_attempts a ON a.payment_id = p.id AND a.status = 'succeeded' "
+      "GROUP BY c.id, p.created_at, a.created_at, a.updated_at");
+  std::vector<purchase_timing> timings;
+  timings.reserve(rows.size());
+  for (const auto& row : rows)
+    timings.push_back({row[0].as<std::string>(), row[1].as<std::int64_t>(), row[2].as<std::int64_t>(),
+                       row[3].as<std::int64_t>(), row[4].as<std::int64_t>(), row[5].as<std::int64_t>(),
+                       row[6].is_null() ? 0 : row[6].as<std::int64_t>()});
+  return timings;
+}
+
+std::int64_t bench_database::open_orders() const {
+  pqxx::connection connection{conninfo_};
+  pqxx::nontransaction session{connection};
+  return session
+      .exec1("SELECT count(*) FROM checkouts WHERE order_status IN ('payment_pending', 'paid', 'refund_pending')")[0]
+      .as<std::int64_t>();
+}
+
 transaction_counts bench_database::counts() const {
   pqxx::connection connection{conninfo_};
   pqxx::nontransaction session{connection};

@@ -4,7 +4,9 @@
 // the questions the bench asks it afterwards: did the drop oversell, and how many transactions
 // did it take. Dropped when it goes out of scope, unless kept for a post-mortem.
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace eventstripe::bench {
 
@@ -27,6 +29,47 @@ struct transaction_counts {
   std::int64_t rollbacks = 0;
 };
 
+// The whole purchase as PostgreSQL sees it after a purchase phase: the promises of issue 5 (no
+// oversell, no double charge, every capture ends as tickets or a refund) as counts that the
+// bench sets against its answers and the sandbox's captures.
+struct purchase_check {
+  std::int64_t capacity = 0;
+  std::int64_t held = 0;  // ticket_types.held / sold (the triggers' counts)
+  std::int64_t sold = 0;
+  std::int64_t sold_holds = 0;  // holds rows with status 'sold', and their seats
+  std::int64_t sold_quantity = 0;
+  std::int64_t held_quantity = 0;  // seats of holds rows still 'held'
+  std::int64_t payments = 0;
+  std::int64_t succeeded_payments = 0;
+  std::int64_t captured_minor = 0;  // sum of payments.captured_minor
+  std::int64_t unsettled_payments = 0;  // pending, requires_action, processing, unknown
+  std::int64_t attempts = 0;
+  std::map<std::string, std::int64_t> attempts_by_status;  // "stripe succeeded" → n
+  std::int64_t checkouts_charged_twice = 0;  // checkouts with more than one succeeded payment
+  std::int64_t payments_captured_twice = 0;  // payments with more than one succeeded attempt
+  std::int64_t captures_without_outcome = 0;  // succeeded payments whose order is not tickets_issued / refunded
+  std::map<std::string, std::int64_t> order_statuses;  // of checkouts with a payment
+  std::int64_t tickets = 0;        // status 'valid'
+  std::int64_t ticket_rows = 0;    // any status
+  std::int64_t ticket_mismatches = 0;  // tickets_issued orders whose valid tickets ≠ their sold seats
+  std::int64_t tickets_without_capture = 0;  // tickets of a checkout with no succeeded payment
+  std::int64_t refunds_succeeded = 0;
+  std::int64_t refunded_minor = 0;
+  std::int64_t webhook_events = 0;  // distinct verified webhooks recorded
+};
+
+// Database timestamps of one paid checkout (µs since the epoch; now() of the transaction that
+// wrote each one, i.e. when that transaction started), for the time breakdown of a purchase.
+struct purchase_timing {
+  std::string checkout_id;
+  std::int64_t hold_written_us = 0;      // holds.created_at: the quota's batch
+  std::int64_t payment_written_us = 0;   // payments.created_at: the payment and payment_pending
+  std::int64_t attempt_written_us = 0;   // payment_attempts.created_at: the attempt and its key, before the provider call
+  std::int64_t captured_written_us = 0;  // the succeeded attempt's updated_at: the capture recorded
+  std::int64_t sold_written_us = 0;      // holds.updated_at of the sold hold: the quota's sell batch
+  std::int64_t tickets_written_us = 0;   // tickets.created_at
+};
+
 class bench_database {
  public:
   explicit bench_database(const std::string& server_url);
@@ -42,6 +85,10 @@ class bench_database {
 
   inventory_check check(const std::string& ticket_type_id) const;
   transaction_counts counts() const;
+  purchase_check check_purchases(const std::string& ticket_type_id) const;
+  std::vector<purchase_timing> purchase_timings() const;
+  // Orders still on their way: payment_pending, paid, refund_pending.
+  std::int64_t open_orders() const;
   // Server version, fsync and synchronous_commit: what one commit costs depends on them.
   std::string server_facts() const;
 

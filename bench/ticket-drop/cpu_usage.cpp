@@ -36,9 +36,10 @@ bool serves_database(const std::string& pid, const std::string& database_name) {
 
 }  // namespace
 
-cpu_usage measure_cpu(pid_t node, const std::string& database_name) {
+cpu_usage measure_cpu(pid_t node, const std::string& database_name, pid_t sandbox) {
   cpu_usage usage;
   usage.node_ms = process_cpu_ms(std::to_string(node));
+  if (sandbox > 0) usage.sandbox_ms = process_cpu_ms(std::to_string(sandbox));
   std::error_code ignored;
   for (const auto& entry : std::filesystem::directory_iterator{"/proc", ignored}) {
     auto pid = entry.path().filename().string();

@@ -5,14 +5,21 @@
 //              ticket type with ample capacity, for a fixed time;
 //   drop       the real node, one buyer per connection (spread over several processes) all
 //              sending inside one window on a ticket type of limited capacity.
+// Issue 4 adds priced variants of the last two; issue 5 the whole purchase against the sandbox
+// payment provider, which the bench starts beside each node:
+//   purchase       a closed loop of hold → pay → poll the tickets until issued;
+//   purchase-drop  the drop's buyers and schedule; the winners pay at once and wait for their
+//                  tickets on the checkout's WebSocket.
 // After every node run it checks in PostgreSQL that every answer is committed and nothing is
-// oversold; a broken promise fails the run loudly.
+// oversold (and, for purchases, nothing charged twice and every capture issued as tickets, as
+// many as the sandbox captured); a broken promise fails the run loudly.
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -20,13 +27,17 @@
 #include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "bench/ticket-drop/baseline.hpp"
 #include "bench/ticket-drop/bench_database.hpp"
 #include "bench/ticket-drop/cpu_usage.hpp"
 #include "bench/ticket-drop/drop.hpp"
+#include "bench/ticket-drop/node_metrics.hpp"
 #include "bench/ticket-drop/node_process.hpp"
+#include "bench/ticket-drop/purchase.hpp"
 #include "bench/ticket-drop/report.hpp"
+#include "bench/ticket-drop/sandbox_provider.hpp"
 #include "bench/ticket-drop/scenario.hpp"
 #include "bench/ticket-drop/spread.hpp"
 
@@ -43,12 +54,19 @@ constexpr std::int64_t capacity_max = 1'000'000;  // the API's own limit
 constexpr int rounds_max = 10;
 constexpr std::chrono::seconds node_start_timeout_s{60};
 constexpr std::chrono::seconds node_stop_timeout_s{60};
+constexpr std::chrono::seconds sandbox_start_timeout_s{30};
+constexpr std::chrono::seconds sandbox_stop_timeout_s{30};
+constexpr std::chrono::milliseconds settle_poll_interval_ms{200};
+constexpr std::chrono::milliseconds load_sample_interval_ms{100};
+// Connections the sandbox's webhook deliveries may open to the node besides the buyers'.
+constexpr std::size_t webhook_connections_spare = 1'024;
 
 struct options {
   std::string binary;
   std::string database_url;
   int rounds = 3;
-  std::vector<std::string> phases = {"baseline", "sustained", "drop", "sustained-priced", "drop-priced"};
+  std::vector<std::string> phases = {"baseline",         "sustained",   "drop", "sustained-priced",
+                                     "drop-priced",      "purchase",    "purchase-drop"};
   int baseline_s = 10;
   int baseline_clients = 64;
   std::int64_t sustained_ms = 10'000;
@@ -60,6 +78,14 @@ struct options {
   std::size_t drop_processes = 4;
   std::size_t pool_size = 8;
   std::int64_t timeout_s = 120;
+  std::int64_t purchase_ms = 10'000;
+  std::size_t purchase_connections = 64;
+  std::int64_t poll_interval_ms = 20;
+  tickets_wait purchase_drop_wait = tickets_wait::websocket;
+  std::string sandbox_script = "sandbox/server.mjs";
+  std::string node_js = "node";
+  std::int64_t settle_timeout_s = 120;
+  double step_p99_ms_max = 120;
   std::string log_directory;
   std::vector<std::string> node_flags;
   bool keep_databases = false;
@@ -71,7 +97,8 @@ const char* usage_text =
     "  --database-url URL          a PostgreSQL server; throw-away databases bench_<random> are created on it\n"
     "  --rounds N                  rounds of every phase; the median is reported (default 3)\n"
     "  --phases LIST               comma-separated, in this order (default baseline,sustained,drop,\n"
-    "                              sustained-priced,drop-priced: two tiers and a promo code for half the buyers)\n"
+    "                              sustained-priced,drop-priced,purchase,purchase-drop; the priced ones: two tiers\n"
+    "                              and a promo code for half the buyers; purchase: hold, pay, tickets)\n"
     "  --baseline-s N              pgbench -T (default 10)\n"
     "  --baseline-clients N        pgbench -c (default 64; -j 2)\n"
     "  --sustained-ms N            length of the sustained closed loop (default 10000)\n"
@@ -82,6 +109,15 @@ const char* usage_text =
     "  --drop-processes N          generator processes the buyers are spread over (default 4)\n"
     "  --pool-size N               the node's database.pool_size (default 8)\n"
     "  --timeout-s N               give up on unanswered requests after N s (default 120)\n"
+    "  --purchase-ms N             length of the purchase closed loop (default 10000)\n"
+    "  --purchase-connections N    its keep-alive connections, one purchase at a time each (default 64)\n"
+    "  --poll-interval-ms N        pause between two GET .../tickets of one buyer (default 20)\n"
+    "  --purchase-drop-wait HOW    websocket (default) or poll: how the drop's winners wait for their tickets\n"
+    "  --sandbox PATH              the sandbox provider's server.mjs (default sandbox/server.mjs)\n"
+    "  --node-js PATH              the Node.js that runs it (default node, from PATH)\n"
+    "  --settle-timeout-s N        after a purchase phase, wait this long at most for every order and webhook\n"
+    "                              to settle (default 120)\n"
+    "  --step-p99-target-ms N      issue 5's target for each buyer-facing step of the purchase drop (default 120)\n"
     "  --node-flag FLAG            an extra flag for the node, repeatable (e.g. --node-flag=--log.level=debug)\n"
     "  --log-dir DIR               where the node logs go (default /tmp/ticket-drop-<pid>)\n"
     "  --keep-databases            leave the bench_<random> databases for inspection (they are dropped otherwise)\n";
@@ -105,7 +141,7 @@ std::vector<std::string> split_phases(const std::string& text) {
   std::stringstream stream{text};
   for (std::string item; std::getline(stream, item, ',');)
     if (item != "baseline" && item != "sustained" && item != "drop" && item != "sustained-priced" &&
-        item != "drop-priced")
+        item != "drop-priced" && item != "purchase" && item != "purchase-drop")
       usage_error("--phases: unknown phase '" + item + "'");
     else items.push_back(item);
   return items;
@@ -130,6 +166,16 @@ void apply(options& chosen, const std::string& flag, const std::string& value) {
   else if (flag == "--pool-size") chosen.pool_size = count(1, 256);
   else if (flag == "--timeout-s") chosen.timeout_s = number(flag, value, 1, 3'600);
   else if (flag == "--node-flag") chosen.node_flags.push_back(value);
+  else if (flag == "--purchase-ms") chosen.purchase_ms = number(flag, value, 100, 3'600'000);
+  else if (flag == "--purchase-connections") chosen.purchase_connections = count(1, connections_per_process_max);
+  else if (flag == "--poll-interval-ms") chosen.poll_interval_ms = number(flag, value, 1, 60'000);
+  else if (flag == "--purchase-drop-wait" && (value == "websocket" || value == "poll"))
+    chosen.purchase_drop_wait = value == "poll" ? tickets_wait::poll : tickets_wait::websocket;
+  else if (flag == "--purchase-drop-wait") usage_error("--purchase-drop-wait expects websocket or poll");
+  else if (flag == "--sandbox") chosen.sandbox_script = value;
+  else if (flag == "--node-js") chosen.node_js = value;
+  else if (flag == "--settle-timeout-s") chosen.settle_timeout_s = number(flag, value, 1, 3'600);
+  else if (flag == "--step-p99-target-ms") chosen.step_p99_ms_max = static_cast<double>(number(flag, value, 1, 600'000));
   else if (flag == "--log-dir") chosen.log_directory = value;
   else usage_error("unknown option " + flag);
 }
@@ -161,6 +207,11 @@ options parse(int argc, char** argv) {
     usage_error("--drop-buyers " + std::to_string(chosen.drop_buyers) + " over " +
                 std::to_string(chosen.drop_processes) + " processes is more than " +
                 std::to_string(connections_per_process_max) + " connections per process; raise --drop-processes");
+  bool buys = std::any_of(chosen.phases.begin(), chosen.phases.end(),
+                          [](const std::string& phase) { return phase.starts_with("purchase"); });
+  if (buys && !std::filesystem::exists(chosen.sandbox_script))
+    usage_error("--sandbox: no such file " + chosen.sandbox_script + " (the purchase phases run the sandbox provider)");
+  if (buys) chosen.sandbox_script = std::filesystem::absolute(chosen.sandbox_script).string();
   if (chosen.log_directory.empty()) chosen.log_directory = "/tmp/ticket-drop-" + std::to_string(::getpid());
   return chosen;
 }
@@ -207,15 +258,22 @@ void print_machine(std::ostream& out, const options& chosen, const std::string& 
       << " seats\n"
       << "priced phases: tiers 'Early bird' (the first half of the seats, 39.00) and 'Regular' (49.00), "
          "and every second buyer sends the 10 %-off code\n"
+      << "purchase: " << chosen.purchase_connections << " keep-alive connections, closed loop of hold -> pay "
+         "(sandbox card pm_card_visa) -> GET tickets every " << chosen.poll_interval_ms << " ms until issued, for "
+      << chosen.purchase_ms << " ms; purchase-drop: the drop's buyers and schedule, the winners pay at once and wait "
+         "for their tickets "
+      << (chosen.purchase_drop_wait == tickets_wait::websocket ? "on the checkout's WebSocket" : "by polling")
+      << "; a fresh sandbox provider (" << chosen.sandbox_script << ") per node, webhooks to the node\n"
       << "node: database.pool_size " << chosen.pool_size << "; " << chosen.rounds << " round(s), medians reported\n";
 }
 
-std::vector<std::string> node_flags(const options& chosen, const std::string& conninfo) {
+std::vector<std::string> node_flags(const options& chosen, const std::string& conninfo, std::uint16_t port = 0) {
+  auto connections = std::max({chosen.drop_buyers, chosen.sustained_connections, chosen.purchase_connections});
   std::vector<std::string> flags = {
-      "--http.port=0",
+      "--http.port=" + std::to_string(port),
       "--database.url=" + conninfo,
       "--inventory.address_checkouts_max=10000000",
-      "--http.connections_max=" + std::to_string(std::max(chosen.drop_buyers, chosen.sustained_connections) + spare_files),
+      "--http.connections_max=" + std::to_string(connections + spare_files + webhook_connections_spare),
       "--log.level=warning",
       "--database.pool_size=" + std::to_string(chosen.pool_size),
   };
@@ -311,6 +369,153 @@ run_summary run_node_once(const options& chosen, const std::string& phase, int r
   return run;
 }
 
+// Everything issue 5 promises after a purchase run; each broken promise is one line.
+std::vector<std::string> verify_purchases(const purchase_summary& run, std::int64_t capacity, bool closed_loop,
+                                          std::size_t buyers, int node_exit_code, int sandbox_exit_code) {
+  const auto& db = run.database;
+  const auto& sandbox = run.sandbox;
+  std::vector<std::string> problems;
+  auto require = [&problems](bool holds, const std::string& what) {
+    if (!holds) problems.push_back(what);
+  };
+  auto n = [](auto value) { return std::to_string(value); };
+  auto holds = static_cast<std::int64_t>(run.holds);
+  require(run.errors == 0, n(run.errors) + " requests failed or went unanswered (expected 0)");
+  if (!closed_loop) {
+    auto winners = std::min<std::int64_t>(static_cast<std::int64_t>(buyers), capacity);
+    require(holds == winners, n(holds) + " holds answered 201 (expected " + n(winners) + ")");
+    require(static_cast<std::int64_t>(run.sold_out) == static_cast<std::int64_t>(buyers) - winners,
+            n(run.sold_out) + " sold-out answers (expected " + n(static_cast<std::int64_t>(buyers) - winners) + ")");
+  } else {
+    require(run.sold_out == 0, "the purchase loop ran out of seats: raise its capacity");
+  }
+  require(static_cast<std::int64_t>(run.paid + run.pay_pending) == holds,
+          n(run.paid + run.pay_pending) + " payments answered for " + n(holds) + " holds");
+  require(static_cast<std::int64_t>(run.issued) == holds, n(run.issued) + " buyers saw their tickets of " + n(holds));
+  require(db.capacity == capacity, "capacity in the database is " + n(db.capacity));
+  require(db.sold <= db.capacity, "OVERSOLD: sold " + n(db.sold) + " > capacity " + n(db.capacity));
+  require(db.held + db.sold <= db.capacity, "OVERSOLD: held + sold exceeds the capacity");
+  require(db.sold == db.sold_quantity, "ticket_types.sold is " + n(db.sold) + " but sold holds have " +
+                                           n(db.sold_quantity) + " seats");
+  require(db.sold == holds, "ticket_types.sold is " + n(db.sold) + " for " + n(holds) + " holds paid");
+  require(db.held == 0 && db.held_quantity == 0, "seats still held after every purchase ended: " + n(db.held));
+  require(db.checkouts_charged_twice == 0, "DOUBLE CHARGE: " + n(db.checkouts_charged_twice) +
+                                               " checkouts with more than one succeeded payment");
+  require(db.payments_captured_twice == 0, "DOUBLE CHARGE: " + n(db.payments_captured_twice) +
+                                               " payments with more than one succeeded attempt");
+  require(db.succeeded_payments == holds, n(db.succeeded_payments) + " succeeded payments for " + n(holds) + " holds");
+  require(db.unsettled_payments == 0, n(db.unsettled_payments) + " payments still unsettled");
+  require(db.captures_without_outcome == 0, n(db.captures_without_outcome) +
+                                                " captured payments whose order is neither tickets_issued nor refunded");
+  require(db.tickets == db.sold, n(db.tickets) + " valid tickets for " + n(db.sold) + " sold seats");
+  require(db.ticket_mismatches == 0, n(db.ticket_mismatches) + " issued orders whose tickets differ from their seats");
+  require(db.tickets_without_capture == 0, n(db.tickets_without_capture) + " tickets of checkouts never charged");
+  require(sandbox.captured == db.succeeded_payments, "the sandbox captured " + n(sandbox.captured) + " payments, " +
+                                                         "the database has " + n(db.succeeded_payments) + " succeeded");
+  require(sandbox.captured_minor == db.captured_minor, "the sandbox captured " + n(sandbox.captured_minor) +
+                                                           " minor units, the database " + n(db.captured_minor));
+  require(sandbox.refunded == db.refunds_succeeded && sandbox.refunded_minor == db.refunded_minor,
+          "the sandbox refunded " + n(sandbox.refunded) + " (" + n(sandbox.refunded_minor) + "), the database " +
+              n(db.refunds_succeeded) + " (" + n(db.refunded_minor) + ")");
+  require(node_exit_code == 0, "the node exited with code " + n(node_exit_code) + " on SIGTERM");
+  require(sandbox_exit_code == 0, "the sandbox exited with code " + n(sandbox_exit_code) + " on SIGTERM");
+  return problems;
+}
+
+// After the measured part: every order leaves payment_pending/paid and every webhook is
+// delivered (or given up) before the node is stopped and the books are checked. Returns how
+// long that took.
+double settle(const options& chosen, const bench_database& database, const sandbox_provider& sandbox) {
+  auto started = std::chrono::steady_clock::now();
+  auto deadline = started + std::chrono::seconds{chosen.settle_timeout_s};
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (database.open_orders() == 0 && sandbox.stats().webhooks_pending == 0) break;
+    std::this_thread::sleep_for(settle_poll_interval_ms);
+  }
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+}
+
+[[noreturn]] void fail_purchase_run(bench_database& database, const std::string& what, const std::string& log_path,
+                                    const std::string& sandbox_log, const std::vector<std::string>& problems,
+                                    const purchase_result& result, const purchase_summary& run) {
+  database.keep();
+  print_purchase_header(std::cerr);
+  print_purchase(std::cerr, run);
+  print_purchase_details(std::cerr, run);
+  std::cerr << "ticket_drop: FAILED " << what << " (node log " << log_path << ", sandbox log " << sandbox_log << ")\n";
+  for (const auto& problem : problems) std::cerr << "  - " << problem << "\n";
+  for (const auto& [kind, count] : result.error_kinds) std::cerr << "  error " << kind << ": " << count << "\n";
+  for (const auto& sample : result.error_samples) std::cerr << "  sample " << sample << "\n";
+  throw std::runtime_error("a run broke a promise; see above");
+}
+
+purchase_summary run_purchase_once(const options& chosen, const std::string& phase, int round,
+                                   std::string& server_facts) {
+  bool closed_loop = phase == "purchase";
+  auto capacity = closed_loop ? chosen.sustained_capacity : chosen.drop_capacity;
+  bench_database database{chosen.database_url};
+  if (chosen.keep_databases) database.keep();
+  if (server_facts.empty()) server_facts = database.server_facts();
+  auto log_path = chosen.log_directory + "/" + database.name() + "-" + phase + ".log";
+  auto node_port = pick_free_port();
+  sandbox_provider sandbox{chosen.node_js, chosen.sandbox_script, chosen.log_directory,
+                           database.name() + "-" + phase + "-sandbox", node_port};
+  sandbox.start(sandbox_start_timeout_s);
+  auto flags = node_flags(chosen, database.conninfo(), node_port);
+  auto payment_flags = sandbox.node_flags();
+  // The sandbox's flags first: a --node-flag of the caller's may override them.
+  flags.insert(flags.begin() + 2, payment_flags.begin(), payment_flags.end());
+  node_process node{chosen.binary, flags, log_path};
+  auto port = node.start(node_start_timeout_s);
+  auto target = prepare_drop_target(port, capacity);
+  purchase_plan plan;
+  plan.port = port;
+  plan.event_id = target.event_id;
+  plan.ticket_type_id = target.ticket_type_id;
+  plan.timeout_s = std::chrono::seconds{chosen.timeout_s};
+  plan.poll_interval_ms = std::chrono::milliseconds{chosen.poll_interval_ms};
+  if (closed_loop) {
+    plan.connections = chosen.purchase_connections;
+    plan.duration_ms = std::chrono::milliseconds{chosen.purchase_ms};
+    plan.wait = tickets_wait::poll;
+  } else {
+    plan.buyers = chosen.drop_buyers;
+    plan.window_ms = std::chrono::milliseconds{chosen.drop_window_ms};
+    plan.wait = chosen.purchase_drop_wait;
+  }
+  purchase_observations seen;
+  seen.load_average_before = load_average();
+  cpu_usage cpu_before, cpu_after;
+  // The sampler's thread starts after a spread drop forked its generators, never before.
+  load_sampler sampler{port, sandbox.port(), load_sample_interval_ms};
+  plan.on_fire_start = [&] {
+    cpu_before = measure_cpu(node.pid(), database.name(), sandbox.pid());
+    sampler.start();
+  };
+  plan.on_fire_end = [&] {
+    cpu_after = measure_cpu(node.pid(), database.name(), sandbox.pid());
+    seen.load = sampler.stop();
+  };
+  auto result = closed_loop ? run_purchases(plan) : run_spread_purchases(plan, chosen.drop_processes);
+  seen.cpu = cpu_after - cpu_before;
+  seen.settle_ms = settle(chosen, database, sandbox);
+  seen.routes = scrape_route_timings(port);
+  auto node_exit_code = node.stop(node_stop_timeout_s);
+  seen.sandbox = sandbox.stats();
+  auto sandbox_exit_code = sandbox.stop(sandbox_stop_timeout_s);
+  seen.node_log = log_warnings_and_errors(log_path);
+  seen.database = database.check_purchases(target.ticket_type_id);
+  seen.timings = database.purchase_timings();
+  seen.transactions = database.counts();
+  auto run = summarize_purchases(phase, round, result, seen);
+  auto problems = verify_purchases(run, capacity, closed_loop, closed_loop ? 0 : chosen.drop_buyers, node_exit_code,
+                                   sandbox_exit_code);
+  if (!problems.empty())
+    fail_purchase_run(database, phase + " round " + std::to_string(round), log_path, sandbox.log_path(), problems,
+                      result, run);
+  return run;
+}
+
 template <typename Run>
 std::vector<Run> of_phase(const std::vector<Run>& runs, const std::string& phase) {
   std::vector<Run> chosen;
@@ -322,10 +527,11 @@ std::vector<Run> of_phase(const std::vector<Run>& runs, const std::string& phase
 
 int main(int argc, char** argv) {
   auto chosen = parse(argc, argv);
-  ensure_open_files(std::max(chosen.sustained_connections, chosen.drop_buyers));
+  ensure_open_files(std::max({chosen.sustained_connections, chosen.drop_buyers, chosen.purchase_connections}));
   std::filesystem::create_directories(chosen.log_directory);
   std::vector<baseline_summary> baselines;
   std::vector<run_summary> runs;
+  std::vector<purchase_summary> purchases;
   std::string server_facts;
   try {
     for (int round = 1; round <= chosen.rounds; ++round)
@@ -334,6 +540,10 @@ int main(int argc, char** argv) {
         if (phase == "baseline") {
           baselines.push_back(run_baseline_once(chosen, round, server_facts));
           print_baseline(std::cerr, baselines.back());
+        } else if (phase.starts_with("purchase")) {
+          purchases.push_back(run_purchase_once(chosen, phase, round, server_facts));
+          print_purchase_header(std::cerr);
+          print_purchase(std::cerr, purchases.back());
         } else {
           runs.push_back(run_node_once(chosen, phase, round, server_facts));
           print_run(std::cerr, runs.back());
@@ -347,14 +557,21 @@ int main(int argc, char** argv) {
   std::cout << "\nevery run (holds, sold_out, errors: answers; hold_tx, max_batch: transactions that wrote holds "
                "and the largest; commits: the node's whole life; cpu during the measured part):\n";
   for (const auto& baseline : baselines) print_baseline(std::cout, baseline);
-  print_run_header(std::cout);
+  if (!runs.empty()) print_run_header(std::cout);
   for (const auto& run : runs) print_run(std::cout, run);
+  if (!purchases.empty()) {
+    std::cout << "\npurchases (latencies in ms; hold from when due or sent, pay from sending it, tickets from the "
+                 "payment's answer to tickets issued seen; settle: after the measured part until no order was open "
+                 "and no webhook pending):\n";
+    print_purchase_header(std::cout);
+    for (const auto& run : purchases) print_purchase(std::cout, run);
+  }
 
   std::cout << "\nreported (median of " << chosen.rounds << " round(s); of two, the better):\n";
   std::optional<baseline_summary> baseline;
   std::optional<run_summary> sustained, drop;
   if (!baselines.empty()) print_baseline(std::cout, *(baseline = representative(baselines)));
-  print_run_header(std::cout);
+  if (!runs.empty()) print_run_header(std::cout);
   if (auto found = of_phase(runs, "sustained"); !found.empty()) print_run(std::cout, *(sustained = representative(found)));
   if (auto found = of_phase(runs, "drop"); !found.empty()) print_run(std::cout, *(drop = representative(found)));
   std::optional<run_summary> sustained_priced, drop_priced;
@@ -362,11 +579,31 @@ int main(int argc, char** argv) {
     print_run(std::cout, *(sustained_priced = representative(found)));
   if (auto found = of_phase(runs, "drop-priced"); !found.empty())
     print_run(std::cout, *(drop_priced = representative(found)));
+  std::optional<purchase_summary> purchase, purchase_drop;
+  if (auto found = of_phase(purchases, "purchase"); !found.empty()) purchase = representative(found);
+  if (auto found = of_phase(purchases, "purchase-drop"); !found.empty()) purchase_drop = representative(found);
+  if (purchase || purchase_drop) {
+    print_purchase_header(std::cout);
+    for (const auto* run : {purchase ? &*purchase : nullptr, purchase_drop ? &*purchase_drop : nullptr})
+      if (run) print_purchase(std::cout, *run);
+    for (const auto* run : {purchase ? &*purchase : nullptr, purchase_drop ? &*purchase_drop : nullptr})
+      if (run) {
+        std::cout << run->phase << " round " << run->round << ":\n";
+        print_purchase_details(std::cout, *run);
+      }
+  }
   std::cout << "\n";
   print_verdicts(std::cout, baseline ? &*baseline : nullptr, sustained ? &*sustained : nullptr, drop ? &*drop : nullptr);
   print_priced_comparison(std::cout, sustained ? &*sustained : nullptr, drop ? &*drop : nullptr,
                           sustained_priced ? &*sustained_priced : nullptr, drop_priced ? &*drop_priced : nullptr);
+  print_purchase_verdicts(std::cout, purchase ? &*purchase : nullptr, purchase_drop ? &*purchase_drop : nullptr,
+                          sustained ? &*sustained : nullptr, drop ? &*drop : nullptr, chosen.step_p99_ms_max);
   std::cout << "verified after every node run: holds answered = ticket_types.held = held holds rows, 0 errors, "
                "no oversell; after every baseline: transactions = reservations = sold\n";
+  if (!purchases.empty())
+    std::cout << "verified after every purchase run: 0 errors; sold = holds paid = succeeded payments = valid tickets "
+                 "<= capacity, nothing left held; no checkout with two succeeded payments, no payment with two "
+                 "succeeded attempts, none unsettled; every capture's order tickets_issued or refunded; sandbox "
+                 "captures and amounts = the database's\n";
   return 0;
 }

@@ -1,9 +1,12 @@
 #include "bench/ticket-drop/node_process.hpp"
 
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
-#include <fcntl.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
@@ -21,7 +24,6 @@ namespace {
 
 constexpr std::chrono::milliseconds poll_interval_ms{20};
 constexpr std::size_t log_tail_lines = 15;
-constexpr std::string_view serving_marker = "serving on http://";
 
 std::string read_file(const std::string& path) {
   std::ifstream file{path};
@@ -31,12 +33,12 @@ std::string read_file(const std::string& path) {
 }
 
 // The port in "... serving on http://127.0.0.1:PORT  (health ...", or 0 while it is not there.
-std::uint16_t served_port(const std::string& log) {
-  auto at = log.find(serving_marker);
+std::uint16_t served_port(const std::string& log, const std::string& marker) {
+  auto at = log.find(marker);
   if (at == std::string::npos) return 0;
   auto line_end = log.find('\n', at);
   if (line_end == std::string::npos) return 0;  // the line is still being written
-  auto colon = log.find(':', at + serving_marker.size());
+  auto colon = log.find(':', at + marker.size());
   if (colon == std::string::npos || colon > line_end) return 0;
   std::uint16_t port = 0;
   std::from_chars(log.data() + colon + 1, log.data() + line_end, port);
@@ -64,8 +66,12 @@ int exit_code(int status) {
 
 }  // namespace
 
-node_process::node_process(std::string binary, std::vector<std::string> flags, std::string log_path)
-    : binary_(std::move(binary)), flags_(std::move(flags)), log_path_(std::move(log_path)) {}
+node_process::node_process(std::string binary, std::vector<std::string> flags, std::string log_path,
+                           std::string port_marker)
+    : binary_(std::move(binary)),
+      flags_(std::move(flags)),
+      log_path_(std::move(log_path)),
+      port_marker_(std::move(port_marker)) {}
 
 node_process::~node_process() {
   if (pid_ <= 0) return;
@@ -82,7 +88,8 @@ std::uint16_t node_process::start(std::chrono::seconds timeout) {
   arguments.push_back(binary_.data());
   for (auto& flag : flags_) arguments.push_back(flag.data());
   arguments.push_back(nullptr);
-  auto failed = ::posix_spawn(&pid_, binary_.c_str(), &actions, nullptr, arguments.data(), environ);
+  // posix_spawnp: the sandbox's interpreter is found on PATH ("node"); the node binary is a path.
+  auto failed = ::posix_spawnp(&pid_, binary_.c_str(), &actions, nullptr, arguments.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (failed != 0) {
     pid_ = -1;
@@ -90,14 +97,14 @@ std::uint16_t node_process::start(std::chrono::seconds timeout) {
   }
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    if (auto port = served_port(read_file(log_path_))) return port;
+    if (auto port = served_port(read_file(log_path_), port_marker_)) return port;
     if (auto status = wait_for_exit(pid_, poll_interval_ms)) {
       pid_ = -1;
-      throw std::runtime_error("the node exited with code " + std::to_string(exit_code(*status)) +
+      throw std::runtime_error(binary_ + " exited with code " + std::to_string(exit_code(*status)) +
                                " before serving; last lines of " + log_path_ + ":\n" + log_tail());
     }
     if (std::chrono::steady_clock::now() >= deadline)
-      throw std::runtime_error("the node did not print its port within " + std::to_string(timeout.count()) +
+      throw std::runtime_error(binary_ + " did not print its port within " + std::to_string(timeout.count()) +
                                " s; last lines of " + log_path_ + ":\n" + log_tail());
   }
 }
@@ -122,6 +129,23 @@ std::string node_process::log_tail() const {
   for (std::size_t lines = 0; begin > 0 && lines <= log_tail_lines;)
     if (log[--begin] == '\n') ++lines;
   return log.substr(begin);
+}
+
+std::uint16_t pick_free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error(std::string{"socket: "} + std::strerror(errno));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+    auto reason = std::string{std::strerror(errno)};
+    ::close(fd);
+    throw std::runtime_error("cannot find a free port: " + reason);
+  }
+  ::close(fd);
+  return ntohs(address.sin_port);
 }
 
 }  // namespace eventstripe::bench

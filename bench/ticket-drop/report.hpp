@@ -6,13 +6,18 @@
 // p99 ≤ 100 ms, every request answered, zero oversell.
 #include <cstdint>
 #include <iosfwd>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench/ticket-drop/baseline.hpp"
 #include "bench/ticket-drop/bench_database.hpp"
 #include "bench/ticket-drop/cpu_usage.hpp"
 #include "bench/ticket-drop/drop.hpp"
+#include "bench/ticket-drop/node_metrics.hpp"
+#include "bench/ticket-drop/purchase.hpp"
+#include "bench/ticket-drop/sandbox_provider.hpp"
 
 namespace eventstripe::bench {
 
@@ -65,5 +70,77 @@ bool print_verdicts(std::ostream& out, const baseline_summary* baseline, const r
 // Issue 4's figures: the priced runs beside the plain ones of the same invocation.
 void print_priced_comparison(std::ostream& out, const run_summary* sustained, const run_summary* drop,
                              const run_summary* sustained_priced, const run_summary* drop_priced);
+
+// --- issue 5: the whole purchase -----------------------------------------------------------------
+
+struct latency_figures {
+  std::size_t count = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  double max_ms = 0;
+};
+
+struct purchase_summary {
+  std::string phase;  // "purchase" (closed loop) or "purchase-drop"
+  int round = 0;
+  std::size_t buyers = 0;  // holds asked for
+  std::size_t holds = 0;
+  std::size_t sold_out = 0;
+  std::size_t paid = 0;
+  std::size_t pay_pending = 0;
+  std::size_t issued = 0;
+  std::size_t polls = 0;
+  std::size_t errors = 0;
+  double wall_ms = 0;
+  double purchases_per_second = 0;  // tickets issued seen ÷ (first hold → the last of them)
+  double settle_ms = 0;             // after the measured part, until no order was open and no webhook pending
+  latency_figures hold, pay, tickets, purchase;
+  // Where the time of a paid purchase went, between the bench's and the database's timestamps.
+  std::vector<std::pair<std::string, latency_figures>> breakdown;
+  std::vector<route_timing> routes;  // the node's own view
+  std::map<std::string, std::int64_t> node_log;  // warnings and errors by message
+  purchase_check database;
+  sandbox_stats sandbox;
+  transaction_counts transactions;
+  double load_average_before = 0;
+  cpu_usage cpu;
+  // Sampled while measured.
+  std::size_t samples = 0;
+  double pool_queue_max = 0;
+  double pool_queue_mean = 0;
+  double pool_busy_mean = 0;
+  latency_figures metrics_answer;
+  latency_figures sandbox_answer;
+};
+
+struct purchase_observations {
+  purchase_check database;
+  std::vector<purchase_timing> timings;
+  sandbox_stats sandbox;
+  std::vector<route_timing> routes;
+  std::map<std::string, std::int64_t> node_log;
+  transaction_counts transactions;
+  double load_average_before = 0;
+  cpu_usage cpu;
+  double settle_ms = 0;
+  load_samples load;
+};
+
+purchase_summary summarize_purchases(const std::string& phase, int round, const purchase_result& result,
+                                     const purchase_observations& seen);
+
+// The median run: by purchases/s for "purchase", by the worst step p99 for "purchase-drop".
+purchase_summary representative(std::vector<purchase_summary> runs);
+
+void print_purchase_header(std::ostream& out);
+void print_purchase(std::ostream& out, const purchase_summary& run);
+// The breakdown of a purchase's time, the node's route timings, its warnings, the database's and
+// the sandbox's counts.
+void print_purchase_details(std::ostream& out, const purchase_summary& run);
+
+// Issue 5's verdicts: every buyer-facing step of the purchase drop (hold, pay, tickets) at
+// p99 <= step_p99_ms_max, and the purchase figures beside the hold-only ones of the same run.
+bool print_purchase_verdicts(std::ostream& out, const purchase_summary* purchase, const purchase_summary* purchase_drop,
+                             const run_summary* sustained, const run_summary* drop, double step_p99_ms_max);
 
 }  // namespace eventstripe::bench

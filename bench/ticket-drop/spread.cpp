@@ -10,6 +10,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
@@ -47,11 +49,31 @@ void write_result(const std::string& path, const drop_result& result) {
   for (auto latency : result.latencies_ns) out << "latency " << latency << '\n';
 }
 
+// The first line of a child's result: its counts, or the failure it reported.
+std::string first_line(std::ifstream& in, const std::string& path) {
+  std::string line;
+  if (!std::getline(in, line)) throw std::runtime_error("a generator process left no result in " + path);
+  if (line.starts_with("failure ")) throw std::runtime_error("a generator process failed: " + line.substr(8));
+  return line;
+}
+
+void merge_error_line(const std::string& line, std::map<std::string, std::size_t>& kinds,
+                      std::vector<std::string>& samples) {
+  if (line.starts_with("kind ")) {
+    std::istringstream kind{line.substr(5)};
+    std::size_t count = 0;
+    kind >> count;
+    std::string name;
+    std::getline(kind >> std::ws, name);
+    kinds[name] += count;
+  } else if (line.starts_with("sample ") && samples.size() < 5) {
+    samples.push_back(line.substr(7));
+  }
+}
+
 void merge_result(const std::string& path, drop_result& merged) {
   std::ifstream in{path};
-  std::string line;
-  if (!std::getline(in, line)) throw std::runtime_error("a drop process left no result in " + path);
-  if (line.starts_with("failure ")) throw std::runtime_error("a drop process failed: " + line.substr(8));
+  auto line = first_line(in, path);
   std::istringstream counts{line.substr(7)};
   std::size_t held = 0, sold_out = 0, errors = 0;
   std::int64_t wall_ns = 0, last_hold_ns = 0;
@@ -62,17 +84,63 @@ void merge_result(const std::string& path, drop_result& merged) {
   merged.wall_ns = std::max(merged.wall_ns, wall_ns);
   merged.last_hold_ns = std::max(merged.last_hold_ns, last_hold_ns);
   while (std::getline(in, line)) {
-    if (line.starts_with("latency ")) {
-      merged.latencies_ns.push_back(std::stoll(line.substr(8)));
-    } else if (line.starts_with("kind ")) {
-      std::istringstream kind{line.substr(5)};
-      std::size_t count = 0;
-      kind >> count;
-      std::string name;
-      std::getline(kind >> std::ws, name);
-      merged.error_kinds[name] += count;
-    } else if (line.starts_with("sample ") && merged.error_samples.size() < 5) {
-      merged.error_samples.push_back(line.substr(7));
+    if (line.starts_with("latency ")) merged.latencies_ns.push_back(std::stoll(line.substr(8)));
+    else merge_error_line(line, merged.error_kinds, merged.error_samples);
+  }
+}
+
+void write_result(const std::string& path, const purchase_result& result) {
+  std::ofstream out{path};
+  out << "counts " << result.holds << ' ' << result.sold_out << ' ' << result.paid << ' ' << result.pay_pending << ' '
+      << result.issued << ' ' << result.polls << ' ' << result.errors << ' ' << result.wall_ns << ' '
+      << result.last_issued_ns << '\n';
+  for (const auto& [kind, count] : result.error_kinds) out << "kind " << count << ' ' << one_line(kind) << '\n';
+  for (const auto& sample : result.error_samples) out << "sample " << one_line(sample) << '\n';
+  for (auto latency : result.hold_ns) out << "hold " << latency << '\n';
+  for (auto latency : result.pay_ns) out << "pay " << latency << '\n';
+  for (auto latency : result.tickets_ns) out << "tickets " << latency << '\n';
+  for (auto latency : result.purchase_ns) out << "purchase " << latency << '\n';
+  for (const auto& trace : result.traces)
+    out << "trace " << trace.checkout_id << ' ' << trace.hold_from_us << ' ' << trace.hold_answered_us << ' '
+        << trace.pay_sent_us << ' ' << trace.pay_answered_us << ' ' << trace.issued_seen_us << '\n';
+}
+
+void merge_result(const std::string& path, purchase_result& merged) {
+  std::ifstream in{path};
+  auto line = first_line(in, path);
+  std::istringstream counts{line.substr(7)};
+  std::size_t holds = 0, sold_out = 0, paid = 0, pay_pending = 0, issued = 0, polls = 0, errors = 0;
+  std::int64_t wall_ns = 0, last_issued_ns = 0;
+  counts >> holds >> sold_out >> paid >> pay_pending >> issued >> polls >> errors >> wall_ns >> last_issued_ns;
+  merged.holds += holds;
+  merged.sold_out += sold_out;
+  merged.paid += paid;
+  merged.pay_pending += pay_pending;
+  merged.issued += issued;
+  merged.polls += polls;
+  merged.errors += errors;
+  merged.wall_ns = std::max(merged.wall_ns, wall_ns);
+  merged.last_issued_ns = std::max(merged.last_issued_ns, last_issued_ns);
+  const std::pair<const char*, std::vector<std::int64_t>*> series[] = {{"hold ", &merged.hold_ns},
+                                                                        {"pay ", &merged.pay_ns},
+                                                                        {"tickets ", &merged.tickets_ns},
+                                                                        {"purchase ", &merged.purchase_ns}};
+  while (std::getline(in, line)) {
+    bool latency = false;
+    for (const auto& [prefix, values] : series)
+      if (line.starts_with(prefix)) {
+        values->push_back(std::stoll(line.substr(std::strlen(prefix))));
+        latency = true;
+      }
+    if (latency) continue;
+    if (line.starts_with("trace ")) {
+      std::istringstream fields{line.substr(6)};
+      purchase_trace trace;
+      fields >> trace.checkout_id >> trace.hold_from_us >> trace.hold_answered_us >> trace.pay_sent_us >>
+          trace.pay_answered_us >> trace.issued_seen_us;
+      merged.traces.push_back(std::move(trace));
+    } else {
+      merge_error_line(line, merged.error_kinds, merged.error_samples);
     }
   }
 }
@@ -82,26 +150,23 @@ std::size_t share(std::size_t count, std::size_t k, std::size_t processes) {
   return count / processes + (k < count % processes ? 1 : 0);
 }
 
-[[noreturn]] void run_child(const drop_plan& parent_plan, std::size_t k, std::size_t processes, int ready_fd,
-                            int go_fd, const std::string& result_path) {
+// What a child does with its share: run its generator (calling start_at once its connections
+// are ready) and write its result to the path.
+using child_work = std::function<void(std::size_t k, std::function<std::int64_t()> start_at, const std::string& path)>;
+
+[[noreturn]] void run_child(const child_work& work, std::size_t k, int ready_fd, int go_fd,
+                            const std::string& result_path) {
   int code = 0;
   try {
-    drop_plan plan = parent_plan;
-    plan.requests = share(parent_plan.requests, k, processes);
-    plan.connections = std::max<std::size_t>(1, share(parent_plan.connections, k, processes));
-    plan.offset = k;
-    plan.stride = processes;
-    plan.total = parent_plan.requests;
-    plan.on_fire_start = [] {};
-    plan.on_fire_end = [] {};
-    plan.start_at = [ready_fd, go_fd] {
-      char ready = 'r';
-      if (::write(ready_fd, &ready, 1) != 1) throw std::runtime_error("cannot report ready");
-      std::int64_t start = 0;
-      if (::read(go_fd, &start, sizeof start) != sizeof start) throw std::runtime_error("no start from the parent");
-      return start;
-    };
-    write_result(result_path, run_drop(plan));
+    work(k,
+         [ready_fd, go_fd] {
+           char ready = 'r';
+           if (::write(ready_fd, &ready, 1) != 1) throw std::runtime_error("cannot report ready");
+           std::int64_t start = 0;
+           if (::read(go_fd, &start, sizeof start) != sizeof start) throw std::runtime_error("no start from the parent");
+           return start;
+         },
+         result_path);
   } catch (const std::exception& failure) {
     std::ofstream{result_path} << "failure " << one_line(failure.what()) << '\n';
     code = 1;
@@ -111,10 +176,10 @@ std::size_t share(std::size_t count, std::size_t k, std::size_t processes) {
   ::_exit(code);
 }
 
-}  // namespace
-
-drop_result run_spread_drop(const drop_plan& plan, std::size_t processes) {
-  processes = std::clamp<std::size_t>(processes, 1, std::max<std::size_t>(1, plan.requests));
+// Forks the children, starts them at one instant once all are ready, waits for them, and hands
+// each child's result file to `merge`.
+void spread(std::size_t processes, const child_work& work, const std::function<void()>& on_fire_start,
+            const std::function<void()>& on_fire_end, const std::function<void(const std::string&)>& merge) {
   auto directory = std::filesystem::temp_directory_path() / ("ticket-drop-spread-" + std::to_string(::getpid()));
   std::filesystem::create_directories(directory);
   std::vector<child> children(processes);
@@ -122,13 +187,13 @@ drop_result run_spread_drop(const drop_plan& plan, std::size_t processes) {
     int ready[2], go[2];
     if (::pipe(ready) != 0 || ::pipe(go) != 0) throw std::runtime_error(std::string{"pipe: "} + std::strerror(errno));
     auto& spawned = children[k];
-    spawned.result_path = (directory / ("drop-" + std::to_string(k))).string();
+    spawned.result_path = (directory / ("generator-" + std::to_string(k))).string();
     spawned.pid = ::fork();
     if (spawned.pid < 0) throw std::runtime_error(std::string{"fork: "} + std::strerror(errno));
     if (spawned.pid == 0) {
       ::close(ready[0]);
       ::close(go[1]);
-      run_child(plan, k, processes, ready[1], go[0], spawned.result_path);
+      run_child(work, k, ready[1], go[0], spawned.result_path);
     }
     ::close(ready[1]);
     ::close(go[0]);
@@ -141,7 +206,7 @@ drop_result run_spread_drop(const drop_plan& plan, std::size_t processes) {
     char ready = 0;
     all_ready = ::read(spawned.ready_fd, &ready, 1) == 1 && all_ready;
   }
-  if (all_ready) plan.on_fire_start();
+  if (all_ready) on_fire_start();
   auto start = now_ns() + start_margin_ns;
   for (auto& spawned : children) {
     if (all_ready) (void)!::write(spawned.go_fd, &start, sizeof start);
@@ -153,18 +218,57 @@ drop_result run_spread_drop(const drop_plan& plan, std::size_t processes) {
     while (::waitpid(spawned.pid, &status, 0) < 0 && errno == EINTR) {
     }
   }
-  if (all_ready) plan.on_fire_end();
-  drop_result merged;
+  if (all_ready) on_fire_end();
   std::string failure;
   for (auto& spawned : children) {
     try {
-      merge_result(spawned.result_path, merged);
+      merge(spawned.result_path);
     } catch (const std::exception& problem) {
       if (failure.empty()) failure = problem.what();
     }
   }
   std::filesystem::remove_all(directory);
   if (!failure.empty()) throw std::runtime_error(failure);
+}
+
+}  // namespace
+
+drop_result run_spread_drop(const drop_plan& plan, std::size_t processes) {
+  processes = std::clamp<std::size_t>(processes, 1, std::max<std::size_t>(1, plan.requests));
+  auto work = [&plan, processes](std::size_t k, std::function<std::int64_t()> start_at, const std::string& path) {
+    drop_plan mine = plan;
+    mine.requests = share(plan.requests, k, processes);
+    mine.connections = std::max<std::size_t>(1, share(plan.connections, k, processes));
+    mine.offset = k;
+    mine.stride = processes;
+    mine.total = plan.requests;
+    mine.on_fire_start = [] {};
+    mine.on_fire_end = [] {};
+    mine.start_at = std::move(start_at);
+    write_result(path, run_drop(mine));
+  };
+  drop_result merged;
+  spread(processes, work, plan.on_fire_start, plan.on_fire_end,
+         [&merged](const std::string& path) { merge_result(path, merged); });
+  return merged;
+}
+
+purchase_result run_spread_purchases(const purchase_plan& plan, std::size_t processes) {
+  processes = std::clamp<std::size_t>(processes, 1, std::max<std::size_t>(1, plan.buyers));
+  auto work = [&plan, processes](std::size_t k, std::function<std::int64_t()> start_at, const std::string& path) {
+    purchase_plan mine = plan;
+    mine.buyers = share(plan.buyers, k, processes);
+    mine.offset = k;
+    mine.stride = processes;
+    mine.total = plan.buyers;
+    mine.on_fire_start = [] {};
+    mine.on_fire_end = [] {};
+    mine.start_at = std::move(start_at);
+    write_result(path, run_purchases(mine));
+  };
+  purchase_result merged;
+  spread(processes, work, plan.on_fire_start, plan.on_fire_end,
+         [&merged](const std::string& path) { merge_result(path, merged); });
   return merged;
 }
 

@@ -7,6 +7,7 @@
 #include <cstddef>
 
 #include "bench/ticket-drop/drop.hpp"
+#include "bench/ticket-drop/purchase.hpp"
 
 namespace eventstripe::bench {
 
@@ -15,5 +16,8 @@ namespace eventstripe::bench {
 // `on_fire_start` runs right before the common start, `on_fire_end` once every child is done.
 // Throws when a child cannot set up its connections.
 drop_result run_spread_drop(const drop_plan& plan, std::size_t processes);
+
+// The same for an open loop of whole purchases (purchase_plan::buyers over the processes).
+purchase_result run_spread_purchases(const purchase_plan& plan, std::size_t processes);
 
 }  // namespace eventstripe::bench

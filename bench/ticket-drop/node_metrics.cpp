@@ -1,0 +1,166 @@
+#include "bench/ticket-drop/node_metrics.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <fstream>
+#include <stdexcept>
+#include <string_view>
+
+#include "bench/ticket-drop/setup_client.hpp"
+
+namespace eventstripe::bench {
+namespace {
+
+constexpr std::chrono::milliseconds scrape_timeout_ms{10'000};
+constexpr std::chrono::milliseconds sample_timeout_ms{5'000};
+constexpr std::string_view duration_family = "eventstripe_http_request_duration_seconds";
+constexpr double percentile_99 = 0.99;
+constexpr double slow_bound_s = 0.1;
+
+// The value of label `name` in a Prometheus series line, or empty.
+std::string label(std::string_view line, std::string_view name) {
+  auto key = std::string{name} + "=\"";
+  auto at = line.find(key);
+  if (at == std::string_view::npos) return {};
+  auto begin = at + key.size();
+  auto end = line.find('"', begin);
+  return std::string{line.substr(begin, end == std::string_view::npos ? std::string_view::npos : end - begin)};
+}
+
+double sample_value(std::string_view line) {
+  auto space = line.rfind(' ');
+  if (space == std::string_view::npos) return 0;
+  try {
+    return std::stod(std::string{line.substr(space + 1)});
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+struct histogram {
+  double count = 0;
+  double sum_s = 0;
+  std::map<double, double> cumulative;  // bucket bound (s) → answers at most that long
+};
+
+// The value of the JSON string field `name` in one log line (the node's lines are flat JSON).
+std::string json_field(const std::string& line, const std::string& name) {
+  auto key = "\"" + name + "\":\"";
+  auto at = line.find(key);
+  if (at == std::string::npos) return {};
+  auto begin = at + key.size();
+  auto end = line.find('"', begin);
+  return line.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+}
+
+// The value of an unlabelled gauge in a scrape, or -1.
+double gauge(const std::string& scrape, const std::string& name) {
+  auto at = scrape.find("\n" + name + " ");
+  if (at == std::string::npos) return -1;
+  auto end = scrape.find('\n', at + 1);
+  return sample_value(std::string_view{scrape}.substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1));
+}
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+load_sampler::load_sampler(std::uint16_t node_port, std::uint16_t sandbox_port, std::chrono::milliseconds interval)
+    : node_port_(node_port), sandbox_port_(sandbox_port), interval_(interval) {}
+
+load_sampler::~load_sampler() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void load_sampler::start() {
+  stopping_ = false;
+  thread_ = std::thread{[this] { sample_until_stopped(); }};
+}
+
+load_samples load_sampler::stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+  return std::move(samples_);
+}
+
+void load_sampler::sample_until_stopped() {
+  setup_client node{node_port_, sample_timeout_ms};
+  setup_client sandbox{sandbox_port_, sample_timeout_ms};
+  while (!stopping_) {
+    std::this_thread::sleep_for(interval_);
+    try {
+      auto sent = steady_ns();
+      auto scrape = node.call("GET", "/metrics", "");
+      samples_.metrics_answer_ns.push_back(steady_ns() - sent);
+      samples_.pool_queue_depth.push_back(gauge(scrape.body, "eventstripe_database_pool_queue_depth"));
+      samples_.pool_connections_busy.push_back(gauge(scrape.body, "eventstripe_database_pool_connections_busy"));
+      sent = steady_ns();
+      sandbox.call("GET", "/_sandbox/health", "");
+      samples_.sandbox_answer_ns.push_back(steady_ns() - sent);
+    } catch (const std::exception&) {
+      ++samples_.failures;
+    }
+  }
+}
+
+std::vector<route_timing> scrape_route_timings(std::uint16_t port) {
+  setup_client client{port, scrape_timeout_ms};
+  auto reply = client.call("GET", "/metrics", "");
+  if (reply.status != 200) throw std::runtime_error("GET /metrics answered " + std::to_string(reply.status));
+  std::map<std::string, histogram> routes;
+  std::string_view text = reply.body;
+  for (std::size_t begin = 0; begin < text.size();) {
+    auto end = text.find('\n', begin);
+    auto line = text.substr(begin, end == std::string_view::npos ? std::string_view::npos : end - begin);
+    begin = end == std::string_view::npos ? text.size() : end + 1;
+    if (!line.starts_with(duration_family)) continue;
+    auto key = label(line, "method") + " " + label(line, "route");
+    auto& series = routes[key];
+    auto suffix = line.substr(duration_family.size());
+    if (suffix.starts_with("_bucket")) {
+      auto bound = label(line, "le");
+      double bound_s = bound == "+Inf" ? 1e300 : std::stod(bound);
+      series.cumulative[bound_s] += sample_value(line);
+    } else if (suffix.starts_with("_sum")) {
+      series.sum_s += sample_value(line);
+    } else if (suffix.starts_with("_count")) {
+      series.count += sample_value(line);
+    }
+  }
+  std::vector<route_timing> timings;
+  for (const auto& [route, series] : routes) {
+    if (series.count <= 0) continue;
+    route_timing timing;
+    timing.route = route;
+    timing.count = static_cast<std::int64_t>(series.count);
+    timing.mean_ms = series.sum_s * 1e3 / series.count;
+    for (const auto& [bound_s, answered] : series.cumulative)
+      if (answered >= percentile_99 * series.count) {
+        timing.p99_at_most_ms = bound_s * 1e3;
+        break;
+      }
+    if (auto fast = series.cumulative.find(slow_bound_s); fast != series.cumulative.end())
+      timing.over_100ms_share = 1.0 - fast->second / series.count;
+    timings.push_back(timing);
+  }
+  std::sort(timings.begin(), timings.end(), [](const auto& a, const auto& b) { return a.count > b.count; });
+  return timings;
+}
+
+std::map<std::string, std::int64_t> log_warnings_and_errors(const std::string& log_path) {
+  std::map<std::string, std::int64_t> counts;
+  std::ifstream log{log_path};
+  for (std::string line; std::getline(log, line);) {
+    auto level = json_field(line, "log.level");
+    if (level != "warning" && level != "error" && level != "critical") continue;
+    counts[level + ": " + json_field(line, "message")] += 1;
+  }
+  return counts;
+}
+
+}  // namespace eventstripe::bench
