@@ -43,6 +43,8 @@ using answer_atom = caf::atom_constant<caf::atom("answer")>;
 // Tickets admit from this long before the event starts until this long after it ends.
 constexpr std::int64_t admission_before_start_ms = 12LL * 3600 * 1000;
 constexpr std::int64_t admission_after_end_ms = 6LL * 3600 * 1000;
+// Why a payment that succeeded after its hold expired, with no seat left, is refunded.
+const std::string late_payment_refund_reason = "sold_out_after_expiry";
 // A payment waiting for the buyer's 3-D Secure step is read again this often without a webhook.
 constexpr std::chrono::milliseconds requires_action_recheck_ms{30'000};
 
@@ -65,6 +67,7 @@ struct payment_state {
   std::set<std::size_t> replays;
   bool preparing = false;
   std::vector<caf::typed_response_promise<payment_answer>> refund_waiting;  // organizers' refund requests
+  std::int32_t refund_polls = 0;  // times a pending refund was asked about
   std::uint64_t answer_generation = 0;  // a payment is being started: new pay requests wait in `deferred`
   std::vector<std::pair<pay_request, caf::typed_response_promise<payment_answer>>> deferred;
   std::uint64_t token = 0;
@@ -313,6 +316,7 @@ payment_request request_for(const payment_state& state, const storage::payment_r
   request.buyer_email = state.order.buyer_email;
   request.buyer_country = payment.buyer_country;
   request.description = "EventStripe order " + payment.checkout_id;
+  request.return_url = payment.return_url;
   request.idempotency_key = attempt.idempotency_key;
   return request;
 }
@@ -330,12 +334,21 @@ std::int32_t next_attempt_number(const payment_state& state) {
   return highest + 1;
 }
 
+// At most `bytes` of `text`, cut before a UTF-8 character that would not fit whole (PostgreSQL
+// refuses a text with half a character).
+std::string clipped(const std::string& text, std::size_t bytes = 500) {
+  if (text.size() <= bytes) return text;
+  auto end = bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
+}
+
 storage::payment_attempt_row attempt_with(storage::payment_attempt_row attempt, const char* status,
                                           const provider_result& result) {
   attempt.status = status;
   if (!result.reference.empty()) attempt.reference = result.reference;
   attempt.http_status = result.http_status;
-  attempt.detail = result.message.substr(0, 500);
+  attempt.detail = clipped(result.message);
   return attempt;
 }
 
@@ -354,7 +367,7 @@ storage::payment_step status_step(const storage::payment_attempt_row& attempt, c
   step.payment_status = status;
   step.provider = attempt.provider;
   step.provider_reference = result.reference;
-  step.failure_message = result.message.substr(0, 500);
+  step.failure_message = clipped(result.message);
   step.action_url = result.action_url;
   return step;
 }
@@ -376,7 +389,7 @@ void end_unpaid(payment_actor* self, const storage::payment_attempt_row& attempt
   step.provider = attempt.provider;
   step.provider_reference = attempt.reference;
   step.decline_code = result.decline_code;
-  step.failure_message = result.message.substr(0, 500);
+  step.failure_message = clipped(result.message);
   step.order_status_from = "payment_pending";
   step.order_status_to = "";
   std::string announce = std::string{"payment_"} + status;
@@ -493,6 +506,13 @@ void query_attempt(payment_actor* self, storage::payment_attempt_row attempt) {
           auto created = attempt_with(attempt, "created", result);
           return commit_step(self, attempt_step(created, live_payment(self->state)->id),
                              [self, created] { confirm_attempt(self, created); });
+        }
+        // A question about an attempt that may have taken money never moves to another provider:
+        // a read that did not happen (queue full, connection refused) says nothing about it.
+        if (result.outcome == provider_outcome::failed_before_acceptance && !never_created) {
+          auto unknown = result;
+          unknown.outcome = provider_outcome::unknown;
+          return handle_outcome(self, attempt, unknown);
         }
         handle_outcome(self, attempt, result);
       });
@@ -636,7 +656,10 @@ void issue(payment_actor* self, std::int32_t retry) {
           log::warn("issuing tickets did not commit; retrying", {{"checkout.id", state.checkout_id}});
           state.loaded = ran ? false : state.loaded;
           return later(self, backoff(self, retry), [self, retry] {
-            if (!self->state.loaded) return resume(self);
+            if (!self->state.loaded) {
+              self->state.busy = false;  // resume() starts over from what is stored
+              return resume(self);
+            }
             issue(self, retry + 1);
           });
         }
@@ -645,6 +668,29 @@ void issue(payment_actor* self, std::int32_t retry) {
         state.busy = false;
         tell_checkout(self, "tickets_issued", "tickets_issued");
         log::info("tickets issued", {{"checkout.id", state.checkout_id}, {"tickets", result->tickets.size()}});
+      });
+}
+
+void give_back_lines(payment_actor* self, std::vector<storage::order_line_row> lines, std::function<void()> done,
+                     std::int32_t retry = 0);
+
+// A quota said a line has no seat. That answer is trusted only after the lines are read again
+// (a retried sale of a line an earlier pass sold is refused the same way): if they are all sold
+// after all, tickets follow; otherwise every sold line goes back and the payment is refunded.
+void no_seat_left(payment_actor* self) {
+  auto order = std::make_shared<std::optional<storage::order_row>>();
+  auto id = self->state.checkout_id;
+  run_job(
+      self, [order, id](pqxx::connection& connection) { *order = storage::load_order(connection, id); },
+      [self, order](bool ran) {
+        if (!ran || !*order) return later(self, backoff(self, 1), [self] { no_seat_left(self); });
+        auto& state = self->state;
+        state.order = std::move(**order);
+        std::vector<storage::order_line_row> sold;
+        for (const auto& line : state.order.lines)
+          if (line.status == "sold") sold.push_back(line);
+        if (sold.size() == state.order.lines.size()) return issue(self, 0);
+        give_back_lines(self, sold, [self] { refund_all(self, late_payment_refund_reason); });
       });
 }
 
@@ -671,26 +717,9 @@ void sell_lines(payment_actor* self, std::int32_t retry) {
     for (const auto& line : count->sold)
       for (auto& mine : state.order.lines)
         if (mine.ticket_type_id == line.ticket_type_id) mine.status = "sold";
-    if (count->no_seat) {
-      // Give back what this pass sold, then refund everything.
-      auto remaining = std::make_shared<std::size_t>(count->sold.size() + 1);
-      auto next = [self, remaining] {
-        if (--*remaining == 0) refund_all(self, "sold_out_after_expiry");
-      };
-      for (const auto& line : count->sold) {
-        auto region = region_of(*state.shared, line.ticket_type_id);
-        if (!region) {
-          next();
-          continue;
-        }
-        self->request(region, state.shared->limits.request_timeout_ms, deliver_atom::value, entity_kind::quota,
-                      line.ticket_type_id,
-                      caf::make_message(give_back_atom::value, state.checkout_id, line.quantity, line.tier_name))
-            .then([next](caf::ok_atom) { next(); }, [next](caf::error&) { next(); });
-      }
-      return next();
-    }
-    if (count->failed) return later(self, backoff(self, retry), [self, retry] { sell_lines(self, retry + 1); });
+    if (count->no_seat) return no_seat_left(self);
+    // A quota that did not answer may have sold the line anyway: read what is stored, then go on.
+    if (count->failed) return later(self, backoff(self, retry), [self] { fulfil(self); });
     issue(self, 0);
   };
   for (const auto& line : unsold) {
@@ -769,7 +798,7 @@ void answer_refund_waiting(payment_actor* self, const caf::error& failure = {}) 
 // Gives the seats of the refunded lines back to their quotas (sold -> refunded), retrying a quota
 // that does not answer; `done` once every line answered (a line not sold any more counts).
 void give_back_lines(payment_actor* self, std::vector<storage::order_line_row> lines, std::function<void()> done,
-                     std::int32_t retry = 0) {
+                     std::int32_t retry) {
   auto& state = self->state;
   auto remaining = std::make_shared<std::size_t>(lines.size() + 1);
   auto failed = std::make_shared<std::vector<storage::order_line_row>>();
@@ -803,17 +832,40 @@ void send_refund(payment_actor* self, storage::refund_row refund);
 
 // The provider answered a refund definitively (or it is still pending): record it, release the
 // lines' seats if the organizer chose so, tell the buyer.
-void finish_refund(payment_actor* self, storage::refund_row refund, const refund_result& result) {
+// Asks about a pending refund again later (the same key: the provider answers with the same
+// refund), a bounded number of times; after that only a webhook about it or a restart asks.
+void ask_refund_later(payment_actor* self, storage::refund_row refund) {
   auto& state = self->state;
+  if (++state.refund_polls > static_cast<std::int32_t>(state.shared->payments.attempts_max) * 4) {
+    log::warn("refund still pending at the provider; asking again on its webhook or a restart",
+              {{"checkout.id", state.checkout_id}, {"refund.id", refund.id}});
+    return;
+  }
+  later(self, state.shared->payments.retry_max_ms, [self, refund] {
+    if (self->state.busy) return ask_refund_later(self, refund);  // after what runs now
+    send_refund(self, refund);
+  });
+}
+
+void finish_refund(payment_actor* self, storage::refund_row refund, refund_result result) {
+  auto& state = self->state;
+  bool automatic = refund.reason == late_payment_refund_reason;
+  // A bank transfer is paid back by the organizer, outside the platform, when they ask for the
+  // refund: there is nothing further to wait for. (An automatic one stays pending: nobody has
+  // paid it back yet.)
+  auto provider = provider_named(state, live_payment(state)->provider);
+  if (provider && provider->kind() == "offline" && result.outcome == refund_outcome::pending && !automatic) {
+    result.outcome = refund_outcome::succeeded;
+    result.message = "paid back by the organizer";
+  }
+  // A refund call that never reached the provider decided nothing: ask again.
+  if (result.outcome == refund_outcome::failed && result.http_status == 0) result.outcome = refund_outcome::unknown;
   if (result.outcome == refund_outcome::pending || result.outcome == refund_outcome::unknown) {
-    // Asked again with the same key (the provider answers with the same refund); a webhook about
-    // it asks sooner. The organizer hears "refund_pending" now.
     state.busy = false;
     answer_refund_waiting(self);
-    return later(self, state.shared->payments.retry_max_ms, [self, refund] {
-      if (!self->state.busy) send_refund(self, refund);
-    });
+    return ask_refund_later(self, refund);
   }
+  state.refund_polls = 0;
   bool succeeded = result.outcome == refund_outcome::succeeded;
   if (!succeeded)
     log::error("provider refused a refund", {{"checkout.id", state.checkout_id}, {"refund.id", refund.id},
@@ -841,11 +893,18 @@ void finish_refund(payment_actor* self, storage::refund_row refund, const refund
                       std::find(refund.ticket_type_ids.begin(), refund.ticket_type_ids.end(), line.ticket_type_id) !=
                           refund.ticket_type_ids.end())
                     lines.push_back(line);
-              give_back_lines(self, lines, [self, refund] {
+              give_back_lines(self, lines, [self, lines, refund, result] {
                 auto& state = self->state;
+                if (result.outcome != refund_outcome::succeeded && refund.reason == late_payment_refund_reason) {
+                  // The money must still go back: a new automatic refund after a pause.
+                  state.busy = false;
+                  answer_refund_waiting(self);
+                  return later(self, state.shared->payments.retry_max_ms, [self] {
+                    if (!self->state.busy) refund_all(self, late_payment_refund_reason);
+                  });
+                }
                 for (auto& line : state.order.lines)
-                  if (refund.release_seats && std::find(refund.ticket_type_ids.begin(), refund.ticket_type_ids.end(),
-                                                        line.ticket_type_id) != refund.ticket_type_ids.end())
+                  if (std::any_of(lines.begin(), lines.end(), [&](auto& given) { return given.ticket_type_id == line.ticket_type_id; }))
                     line.status = "refunded";
                 state.busy = false;
                 tell_checkout(self, state.order.order_status, state.order.order_status);
@@ -863,9 +922,12 @@ void send_refund(payment_actor* self, storage::refund_row refund) {
   auto* payment = live_payment(state);
   auto provider = provider_named(state, payment->provider);
   if (!provider) {
+    // Recorded as failed (the order goes back to what it was): nobody could be asked to pay it.
     log::error("cannot refund: the payment's provider is not configured", {{"checkout.id", state.checkout_id}});
-    state.busy = false;
-    return answer_refund_waiting(self, caf::make_error(inventory_errc::no_payment_provider));
+    refund_result failed;
+    failed.outcome = refund_outcome::failed;
+    failed.message = "the payment's provider is not configured";
+    return finish_refund(self, refund, failed);
   }
   refund_request request{refund.id, payment->provider_reference, refund.amount_minor, refund.currency,
                          refund.idempotency_key};
@@ -916,7 +978,11 @@ void refund_all(payment_actor* self, std::string reason) {
   auto& state = self->state;
   auto* payment = live_payment(state);
   storage::refund_row refund;
-  refund.id = refund_id_of(state.checkout_id, "all");
+  // One id per try: a refund the provider refused is followed by a new one, never reused.
+  auto failed = std::count_if(state.order.refunds.begin(), state.order.refunds.end(), [](const auto& earlier) {
+    return earlier.reason == late_payment_refund_reason && earlier.status == "failed";
+  });
+  refund.id = refund_id_of(state.checkout_id, "all:" + std::to_string(failed));
   refund.payment_id = payment->id;
   refund.amount_minor = payment->captured_minor - payment->refunded_minor;
   refund.currency = payment->currency;
@@ -927,44 +993,46 @@ void refund_all(payment_actor* self, std::string reason) {
 
 // An organizer's refund: a part of the amount, or all of it; the tickets of the named lines (of
 // every line, for a full refund) are revoked, and their seats go back on sale if asked.
+// Whether `request` repeats `earlier` (the same Idempotency-Key): the same amount (or none given),
+// lines (or none given, for a refund of everything) and seat release.
+bool same_refund(const storage::refund_row& earlier, const refund_order_request& request,
+                 const std::vector<storage::order_line_row>& lines) {
+  if (request.amount_minor != 0 && request.amount_minor != earlier.amount_minor) return false;
+  if (request.release_seats != earlier.release_seats) return false;
+  if (!request.ticket_type_ids.empty()) return request.ticket_type_ids == earlier.ticket_type_ids;
+  return earlier.ticket_type_ids.empty() || earlier.ticket_type_ids.size() == lines.size();
+}
+
+// An organizer's refund: a part of the amount, or all of it; the tickets of the named lines (of
+// every line, for a full refund) are revoked, and their seats go back on sale if asked.
 void refund_order(payment_actor* self, refund_order_request request, caf::typed_response_promise<payment_answer> promise) {
   auto& state = self->state;
   auto* payment = live_payment(state);
-  if (state.order.workspace_id != request.workspace_id || !payment)
-    {
-      promise.deliver(caf::make_error(inventory_errc::not_found));
-      return;
-    }
-  if (!request.currency.empty() && request.currency != payment->currency) {
-    promise.deliver(caf::make_error(inventory_errc::currency_mismatch));
-    return;
-  }
-  if (payment->status != "succeeded") {
-      promise.deliver(caf::make_error(inventory_errc::not_refundable));
-      return;
-    }
+  auto refuse = [&promise](inventory_errc code) { promise.deliver(caf::make_error(code)); };
+  if (state.order.workspace_id != request.workspace_id || !payment) return refuse(inventory_errc::not_found);
+  if (!request.currency.empty() && request.currency != payment->currency) return refuse(inventory_errc::currency_mismatch);
   for (const auto& id : request.ticket_type_ids)
     if (std::none_of(state.order.lines.begin(), state.order.lines.end(), [&](auto& line) { return line.ticket_type_id == id; }))
-      {
-      promise.deliver(caf::make_error(inventory_errc::unknown_ticket_type));
-      return;
+      return refuse(inventory_errc::unknown_ticket_type);
+  auto id = request.idempotency_key.empty() ? random_id(state, "rf_")
+                                            : refund_id_of(state.checkout_id, "key:" + request.idempotency_key);
+  // A repeated key is answered from the refund it made, whatever happened since.
+  for (const auto& earlier : state.order.refunds)
+    if (earlier.id == id) {
+      if (!same_refund(earlier, request, state.order.lines)) return refuse(inventory_errc::idempotency_mismatch);
+      return promise.deliver(answer_of(state, true)), void();
     }
-  if (state.busy) {
-      promise.deliver(caf::make_error(inventory_errc::order_in_progress));
-      return;
-    }
-  storage::refund_row refund;
-  refund.id = request.idempotency_key.empty() ? random_id(state, "rf_")
-                                              : refund_id_of(state.checkout_id, "key:" + request.idempotency_key);
-  refund.payment_id = payment->id;
+  if (payment->status != "succeeded") return refuse(inventory_errc::not_refundable);
+  if (state.busy) return refuse(inventory_errc::order_in_progress);
   auto remaining = payment->captured_minor - payment->refunded_minor;
   for (const auto& earlier : state.order.refunds)
     if (earlier.status == "pending") remaining -= earlier.amount_minor;
-  if (remaining <= 0) {
-    promise.deliver(caf::make_error(inventory_errc::not_refundable));
-    return;
-  }
+  if (remaining <= 0) return refuse(inventory_errc::not_refundable);
+  storage::refund_row refund;
+  refund.id = id;
+  refund.payment_id = payment->id;
   refund.amount_minor = request.amount_minor == 0 ? remaining : request.amount_minor;
+  if (refund.amount_minor > remaining) return refuse(inventory_errc::refund_exceeds_payment);
   refund.currency = payment->currency;
   refund.reason = request.reason.empty() ? "requested by the organizer" : request.reason;
   refund.ticket_type_ids = request.ticket_type_ids;
@@ -972,24 +1040,6 @@ void refund_order(payment_actor* self, refund_order_request request, caf::typed_
     for (const auto& line : state.order.lines) refund.ticket_type_ids.push_back(line.ticket_type_id);
   refund.release_seats = request.release_seats;
   refund.idempotency_key = refund_provider_key(state.checkout_id, refund.id);
-  for (const auto& earlier : state.order.refunds)
-    if (earlier.id == refund.id) {
-      if (earlier.amount_minor != refund.amount_minor || earlier.ticket_type_ids != refund.ticket_type_ids ||
-          earlier.release_seats != refund.release_seats)
-        {
-      promise.deliver(caf::make_error(inventory_errc::idempotency_mismatch));
-      return;
-    }
-      {
-      promise.deliver(answer_of(state, true));
-      return;
-    }
-    }
-  if (refund.amount_minor <= 0 || refund.amount_minor > remaining)
-    {
-      promise.deliver(caf::make_error(inventory_errc::refund_exceeds_payment));
-      return;
-    }
   state.refund_waiting.push_back(promise);
   start_refund(self, refund);
 }
@@ -998,25 +1048,14 @@ void refund_order(payment_actor* self, refund_order_request request, caf::typed_
 void mark_paid(payment_actor* self, const std::string& workspace_id, caf::typed_response_promise<payment_answer> promise) {
   auto& state = self->state;
   auto* payment = live_payment(state);
-  if (state.order.workspace_id != workspace_id || !payment)
-    {
-      promise.deliver(caf::make_error(inventory_errc::not_found));
-      return;
-    }
+  auto refuse = [&promise](inventory_errc code) { promise.deliver(caf::make_error(code)); };
+  if (state.order.workspace_id != workspace_id || !payment) return refuse(inventory_errc::not_found);
   auto provider = provider_named(state, payment->provider);
   if (!provider || provider->kind() != "offline" || payment->attempts.empty())
-    {
-      promise.deliver(caf::make_error(inventory_errc::invalid_transition));
-      return;
-    }
-  if (payment->status == "succeeded") {
-      promise.deliver(answer_of(state, true));
-      return;
-    }
-  if (payment->status != "processing" || state.busy) {
-      promise.deliver(caf::make_error(inventory_errc::invalid_transition));
-      return;
-    }
+    return refuse(inventory_errc::invalid_transition);
+  if (payment->status == "succeeded") return promise.deliver(answer_of(state, true)), void();
+  if (state.busy) return refuse(inventory_errc::order_in_progress);
+  if (payment->status != "processing") return refuse(inventory_errc::invalid_transition);
   state.busy = true;
   state.waiting.push_back(promise);
   provider_result result;
@@ -1199,6 +1238,7 @@ void pay(payment_actor* self, pay_request request, caf::typed_response_promise<p
             payment.status = "pending";
             payment.idempotency_key = request.idempotency_key;
             payment.request_hash_hex = request.request_hash;
+            payment.return_url = request.return_url;
             auto outcome = std::make_shared<storage::payment_start>(storage::payment_start::not_payable);
             auto route = std::make_shared<std::vector<std::string>>();
             auto where = fence_of(state);
@@ -1319,8 +1359,14 @@ caf::behavior payment(payment_actor* self, std::string checkout_id, placement wh
       log::error("payment actor failed", {{"checkout.id", self->state.checkout_id}, {"error.message", error.what()}});
     } catch (...) {
     }
-    for (auto& promise : self->state.waiting) promise.deliver(caf::make_error(inventory_errc::outcome_unknown));
+    // CAF does not answer a promise on its own: everyone waiting hears that the outcome is open.
+    auto unknown = caf::make_error(inventory_errc::outcome_unknown);
+    for (auto& promise : self->state.waiting) promise.deliver(unknown);
+    for (auto& promise : self->state.refund_waiting) promise.deliver(unknown);
+    for (auto& [request, promise] : self->state.deferred) promise.deliver(unknown);
     self->state.waiting.clear();
+    self->state.refund_waiting.clear();
+    self->state.deferred.clear();
     return caf::sec::runtime_error;
   });
   watch_idle(self, self->state.shared->limits.entity_idle_timeout_ms);

@@ -87,8 +87,10 @@ void on_child_down(region_actor* self, const caf::down_msg& down) {
   if (!crashed) return;
   log::warn("entity crashed", {{"entity.kind", static_cast<int>(kind)}, {"entity.key", key},
                                {"error.message", caf::to_string(down.reason)}});
-  // Quotas own expiry timers: bring them back now so holds expire on time.
-  if (kind == entity_kind::quota && within_restart_budget(self, name)) obtain(self, kind, key);
+  // Quotas own expiry timers and payments may hold captured money not yet turned into tickets:
+  // bring them back now (they recover from PostgreSQL) instead of waiting for a request.
+  if ((kind == entity_kind::quota || kind == entity_kind::payment) && within_restart_budget(self, name))
+    obtain(self, kind, key);
 }
 
 void begin_stop(region_actor* self, caf::error reason) {

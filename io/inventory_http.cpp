@@ -57,7 +57,7 @@ problem_entry entry_for(inventory_errc code) {
       return {409, "version-conflict", "Version conflict",
               "The event changed since the version given; read it again and retry."};
     case inventory_errc::invalid_transition:
-      return {409, "invalid-transition", "Invalid transition", "The event's status does not allow this."};
+      return {409, "invalid-transition", "Invalid transition", "The state of the event or order does not allow this."};
     case inventory_errc::unknown_ticket_type:
       return {422, "unknown-ticket-type", "Unknown ticket type", "The event has no such ticket type."};
     case inventory_errc::currency_mismatch:
@@ -90,7 +90,8 @@ problem_entry entry_for(inventory_errc code) {
       return {422, "pricing-failed", "Price cannot be computed", "The order's price is out of the supported range."};
     case inventory_errc::order_in_progress:
       return {409, "order-in-progress", "Order in progress",
-              "A payment of this checkout has started; its holds can no longer be released, extended or re-quoted."};
+              "A payment or refund of this order is under way or done: its holds can no longer be released, extended "
+              "or re-quoted, and it takes one change at a time; retry once the change has finished."};
     case inventory_errc::payment_in_progress:
       return {409, "payment-in-progress", "Payment in progress",
               "Another payment of this checkout is under way or has succeeded."};

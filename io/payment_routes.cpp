@@ -284,10 +284,16 @@ http_response check_in(pqxx::connection& connection, const principal& who, const
                        const std::string& device, const std::string& nonce) {
   namespace pay = actors::payments;
   pqxx::work transaction{connection};
+  auto payload_hash = sha256_hex(payload);
   auto earlier = transaction.exec_params(
-      "SELECT answer::text FROM checkin_scans WHERE workspace_id = $1 AND device = $2 AND nonce = $3", who.workspace_id,
-      device, nonce);
+      "SELECT answer::text, encode(payload_sha256, 'hex') FROM checkin_scans "
+      "WHERE workspace_id = $1 AND device = $2 AND nonce = $3",
+      who.workspace_id, device, nonce);
   if (!earlier.empty()) {
+    // The same scan again gets the same answer; the nonce with another code is a scanner fault.
+    if (earlier[0][1].as<std::string>() != payload_hash)
+      return problem(409, "nonce-reused", "Nonce reused",
+                     "This device already used this nonce for another code; every scan needs a new nonce.");
     http_response replay = json_response(200, earlier[0][0].as<std::string>());
     replay.headers.emplace_back("Idempotent-Replayed", "true");
     return replay;
@@ -346,9 +352,10 @@ http_response check_in(pqxx::connection& connection, const principal& who, const
   // Only scans of this organizer's events are remembered (a made-up code is answered, not stored).
   if (!event_id.empty())
     transaction.exec_params(
-        "INSERT INTO checkin_scans (workspace_id, device, nonce, event_id, ticket_id, answer) "
-        "VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT DO NOTHING",
-        who.workspace_id, device, nonce, event_id, ticket_id.empty() ? std::optional<std::string>{} : ticket_id, answer);
+        "INSERT INTO checkin_scans (workspace_id, device, nonce, event_id, ticket_id, payload_sha256, answer) "
+        "VALUES ($1, $2, $3, $4, $5, decode($6, 'hex'), $7::jsonb) ON CONFLICT DO NOTHING",
+        who.workspace_id, device, nonce, event_id, ticket_id.empty() ? std::optional<std::string>{} : ticket_id,
+        payload_hash, answer);
   transaction.commit();
   return json_response(200, answer);
 }
@@ -431,15 +438,16 @@ void refund(const payment_routes_context& context, const http_request& request, 
       if (!is_random_id(id, "tt_")) body.reject("ticket_type_ids", "must be ticket type ids (tt_...) of the order");
   if (body.ok() && reason && reason->size() > 200) body.reject("reason", "must be at most 200 bytes");
   if (!body.ok()) return respond(body.failure());
+  // Money leaves: a retried request must never refund twice, so the key is required here.
   const auto* key = request.header("idempotency-key");
-  if (key && (key->empty() || key->size() > idempotency_key_size_max || !printable(*key)))
-    return respond(problem(400, "invalid-idempotency-key", "Invalid Idempotency-Key",
-                           "An Idempotency-Key is 1 to 255 printable ASCII characters."));
+  if (!key || key->empty() || key->size() > idempotency_key_size_max || !printable(*key))
+    return respond(problem(400, "invalid-idempotency-key", "Idempotency-Key required",
+                           "A refund needs an Idempotency-Key of 1 to 255 printable ASCII characters."));
   refund.workspace_id = who.workspace_id;
   refund.ticket_type_ids = lines.value_or(std::vector<std::string>{});
   refund.release_seats = release.value_or(false);
   refund.reason = reason.value_or("");
-  refund.idempotency_key = key ? *key : "";
+  refund.idempotency_key = *key;
   call_entity<actors::payment_answer>(
       *context.system, *context.directory, entity_kind::payment, checkout_id,
       caf::make_message(actors::refund_atom::value, std::move(refund)), context.answer_wait,

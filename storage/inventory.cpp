@@ -201,7 +201,9 @@ std::vector<std::string> change_sold(pqxx::work& transaction, const quota_batch&
           batch.ticket_type_id, checkout_id);
       if (moved.affected_rows() == 1) savepoint.commit();
       else refused.push_back(checkout_id);
-    } catch (const pqxx::sql_error&) {
+    } catch (const pqxx::check_violation&) {
+      // No seat, tier place or code use left. Any other error (a deadlock, a lost connection)
+      // fails the whole batch, whose outcome the quota then treats as unknown.
       refused.push_back(checkout_id);
     }
   }

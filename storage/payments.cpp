@@ -57,7 +57,7 @@ const std::string payment_columns =
     "currency, status, coalesce(provider, ''), coalesce(provider_reference, ''), captured_minor, refunded_minor, "
     "coalesce(decline_code, ''), coalesce(failure_message, ''), coalesce(action_url, ''), "
     "coalesce(idempotency_key, ''), encode(request_hash, 'hex'), " +
-    sql::unix_ms("created_at");
+    sql::unix_ms("created_at") + ", return_url";
 
 payment_row read_payment(const pqxx::row& row) {
   payment_row payment;
@@ -82,6 +82,7 @@ payment_row read_payment(const pqxx::row& row) {
   payment.idempotency_key = row[18].as<std::string>();
   payment.request_hash_hex = row[19].as<std::string>();
   payment.created_at_ms = row[20].as<std::int64_t>();
+  payment.return_url = row[21].as<std::string>();
   return payment;
 }
 
@@ -191,11 +192,11 @@ payment_start start_payment(pqxx::connection& connection, const fence& where, co
   if (moved.affected_rows() != 1) return payment_start::not_payable;
   transaction.exec_params(
       "INSERT INTO payments (id, checkout_id, event_id, workspace_id, shard_id, method, method_token, buyer_country, "
-      "holder_name, amount_minor, currency, status, idempotency_key, request_hash) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, decode($13, 'hex'))",
+      "holder_name, amount_minor, currency, status, idempotency_key, request_hash, return_url) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, decode($13, 'hex'), $14)",
       payment.id, payment.checkout_id, payment.event_id, payment.workspace_id, where.shard, payment.method,
       payment.method_token, payment.buyer_country, payment.holder_name, payment.amount_minor, payment.currency,
-      nullable(payment.idempotency_key), payment.request_hash_hex);
+      nullable(payment.idempotency_key), payment.request_hash_hex, payment.return_url);
   transaction.commit();
   return payment_start::created;
 }

@@ -51,6 +51,7 @@ struct payment_row {
   std::string action_url;
   std::string idempotency_key;
   std::string request_hash_hex;
+  std::string return_url;  // where a 3-D Secure / redirect step returns the buyer
   std::int64_t created_at_ms = 0;
   std::vector<payment_attempt_row> attempts;  // in attempt order
 };

@@ -61,6 +61,7 @@ CREATE TABLE payments (
   action_url         text,
   idempotency_key    text,
   request_hash       bytea       NOT NULL,
+  return_url         text        NOT NULL DEFAULT '',
   created_at         timestamptz NOT NULL DEFAULT now(),
   updated_at         timestamptz NOT NULL DEFAULT now(),
   -- captured_minor is what the provider reports it took, even if that differs from amount_minor:
@@ -158,6 +159,7 @@ CREATE TABLE checkin_scans (
   nonce      text        NOT NULL,
   event_id   text        NOT NULL REFERENCES events (id),
   ticket_id  text,
+  payload_sha256 bytea   NOT NULL,  -- a nonce reused for another code is refused, not replayed
   answer     jsonb       NOT NULL,
   scanned_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (workspace_id, device, nonce)

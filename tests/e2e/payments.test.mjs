@@ -321,6 +321,9 @@ describe('check-in admits each ticket once', () => {
     assert.equal(retried.status, 200);
     assert.equal(retried.headers['idempotent-replayed'], 'true');
     assert.equal(retried.json().result, 'ok');
+    // The nonce with another code is a scanner fault, not a replay of "ok".
+    assertProblem(assert, await scan(tickets[1].qr_payload, 'gate-1', 'nonce-a'), 409, 'nonce-reused');
+    assertProblem(assert, await scan('garbage', 'gate-1', 'nonce-a'), 409, 'nonce-reused');
     const counts = expectStatus(
       await call(suite.node, 'GET', `/api/v1/organizer/events/${event.id}/checkins`, { key: suite.organizer.key }), 200, 'counts');
     assert.equal(counts.issued, 2);
@@ -383,7 +386,7 @@ describe('check-in admits each ticket once', () => {
 describe('organizers: refunds, offline payments and routing', () => {
   const suite = paymentsSuite('organizer-payments');
 
-  function refund(checkoutId, body = {}, { key = suite.organizer.key, idempotencyKey } = {}) {
+  function refund(checkoutId, body = {}, { key = suite.organizer.key, idempotencyKey = unique('refund') } = {}) {
     const headers = idempotencyKey ? { 'idempotency-key': idempotencyKey } : {};
     return call(suite.node, 'POST', `/api/v1/organizer/orders/${checkoutId}/refunds`, { key, body, headers, timeoutMs: 30_000 });
   }
@@ -426,8 +429,12 @@ describe('organizers: refunds, offline payments and routing', () => {
     assertProblem(assert, await refund(checkout.id, { amount: { minor: total, currency: 'EUR' } }), 422, 'refund-exceeds-payment');
     assertProblem(assert, await refund(checkout.id, { amount: { minor: 10, currency: 'USD' } }), 422, 'currency-mismatch');
     // The rest, with the front line's seats back on sale.
-    const full = expectStatus(await refund(checkout.id, { ticket_type_ids: [front.id], release_seats: true }), 201, 'full refund');
+    const full = expectStatus(await refund(checkout.id, { ticket_type_ids: [front.id], release_seats: true },
+      { idempotencyKey: 'refund-2' }), 201, 'full refund');
     assert.equal(full.refunded.minor, total);
+    const repeated = await refund(checkout.id, { ticket_type_ids: [front.id], release_seats: true }, { idempotencyKey: 'refund-2' });
+    assert.equal(repeated.status, 200, repeated.body);
+    assert.equal(repeated.headers['idempotent-replayed'], 'true');
     listed = await ticketsWhen(suite, checkout.id, 'refunded');
     assert.ok(listed.tickets.every((t) => t.status === 'revoked'));
     await waitFor('front seats back on sale', async () =>
@@ -445,6 +452,7 @@ describe('organizers: refunds, offline payments and routing', () => {
     const stranger = await signUp(suite.node, 'stranger');
     assert.equal((await refund(checkout.id, {}, { key: stranger.key })).status, 404);
     assert.equal((await refund(checkout.id, {}, { key: null })).status, 401);
+    assertProblem(assert, await refund(checkout.id, {}, { idempotencyKey: null }), 400, 'invalid-idempotency-key');
     for (const body of [{ amount: { minor: 0, currency: 'EUR' } }, { amount: { minor: 5 } }, { ticket_type_ids: ['nope'] },
       { release_seats: 'yes' }, { extra: 1 }])
       assert.ok([400, 422].includes((await refund(checkout.id, body)).status), JSON.stringify(body));
@@ -469,6 +477,10 @@ describe('organizers: refunds, offline payments and routing', () => {
     const again = await call(suite.node, 'POST', `/api/v1/organizer/orders/${checkout.id}/mark-paid`, { key: suite.organizer.key });
     assert.equal(again.status, 200);
     assert.equal((await dbOrder(suite, checkout.id)).tickets, 1);
+    // Paid back by the organizer outside the platform: recorded at once, the ticket revoked.
+    const refunded = expectStatus(await refund(checkout.id, {}), 201, 'bank transfer refund');
+    assert.equal(refunded.refunds[0].status, 'succeeded');
+    assert.ok((await ticketsWhen(suite, checkout.id, 'refunded')).tickets.every((t) => t.status === 'revoked'));
     // A card payment cannot be marked paid by hand.
     const card = await heldCheckout(suite, { quantity: 1 });
     expectStatus(await pay(suite, card.checkout.id), 201, 'card pay');
