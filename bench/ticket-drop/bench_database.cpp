@@ -153,6 +153,19 @@ std::vector<purchase_timing> bench_database::purchase_timings() const {
   return timings;
 }
 
+std::vector<table_reads> bench_database::sequential_reads(std::size_t tables_max) const {
+  pqxx::connection connection{conninfo_};
+  pqxx::nontransaction session{connection};
+  std::vector<table_reads> tables;
+  for (const auto& row : session.exec_params(
+           "SELECT relname, seq_scan, seq_tup_read, coalesce(idx_scan, 0), n_live_tup FROM pg_stat_user_tables "
+           "WHERE seq_scan > 0 ORDER BY seq_tup_read DESC, seq_scan DESC LIMIT $1",
+           static_cast<std::int64_t>(tables_max)))
+    tables.push_back({row[0].as<std::string>(), row[1].as<std::int64_t>(), row[2].as<std::int64_t>(),
+                      row[3].as<std::int64_t>(), row[4].as<std::int64_t>()});
+  return tables;
+}
+
 std::int64_t bench_database::open_orders() const {
   pqxx::connection connection{conninfo_};
   pqxx::nontransaction session{connection};

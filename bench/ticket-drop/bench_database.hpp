@@ -58,6 +58,17 @@ struct purchase_check {
   std::int64_t webhook_events = 0;  // distinct verified webhooks recorded
 };
 
+// How PostgreSQL read a table during a node's life (pg_stat_user_tables, complete once the
+// node's sessions ended): sequential scans of a table that grows with every purchase make each
+// purchase slower than the one before.
+struct table_reads {
+  std::string table;
+  std::int64_t sequential_scans = 0;
+  std::int64_t rows_read_sequentially = 0;
+  std::int64_t index_scans = 0;
+  std::int64_t rows = 0;  // live rows at the end
+};
+
 // Database timestamps of one paid checkout (µs since the epoch; now() of the transaction that
 // wrote each one, i.e. when that transaction started), for the time breakdown of a purchase.
 struct purchase_timing {
@@ -87,6 +98,8 @@ class bench_database {
   transaction_counts counts() const;
   purchase_check check_purchases(const std::string& ticket_type_id) const;
   std::vector<purchase_timing> purchase_timings() const;
+  // The tables read sequentially most (by rows), at most `tables_max` of them.
+  std::vector<table_reads> sequential_reads(std::size_t tables_max) const;
   // Orders still on their way: payment_pending, paid, refund_pending.
   std::int64_t open_orders() const;
   // Server version, fsync and synchronous_commit: what one commit costs depends on them.

@@ -58,6 +58,7 @@ constexpr std::chrono::seconds sandbox_start_timeout_s{30};
 constexpr std::chrono::seconds sandbox_stop_timeout_s{30};
 constexpr std::chrono::milliseconds settle_poll_interval_ms{200};
 constexpr std::chrono::milliseconds load_sample_interval_ms{100};
+constexpr std::size_t sequential_read_tables_max = 6;
 // Connections the sandbox's webhook deliveries may open to the node besides the buyers'.
 constexpr std::size_t webhook_connections_spare = 1'024;
 
@@ -264,7 +265,9 @@ void print_machine(std::ostream& out, const options& chosen, const std::string& 
          "for their tickets "
       << (chosen.purchase_drop_wait == tickets_wait::websocket ? "on the checkout's WebSocket" : "by polling")
       << "; a fresh sandbox provider (" << chosen.sandbox_script << ") per node, webhooks to the node\n"
-      << "node: database.pool_size " << chosen.pool_size << "; " << chosen.rounds << " round(s), medians reported\n";
+      << "node: database.pool_size " << chosen.pool_size;
+  for (const auto& flag : chosen.node_flags) out << " " << flag;
+  out << "; " << chosen.rounds << " round(s), medians reported\n";
 }
 
 std::vector<std::string> node_flags(const options& chosen, const std::string& conninfo, std::uint16_t port = 0) {
@@ -506,6 +509,7 @@ purchase_summary run_purchase_once(const options& chosen, const std::string& pha
   seen.node_log = log_warnings_and_errors(log_path);
   seen.database = database.check_purchases(target.ticket_type_id);
   seen.timings = database.purchase_timings();
+  seen.sequential_reads = database.sequential_reads(sequential_read_tables_max);
   seen.transactions = database.counts();
   auto run = summarize_purchases(phase, round, result, seen);
   auto problems = verify_purchases(run, capacity, closed_loop, closed_loop ? 0 : chosen.drop_buyers, node_exit_code,

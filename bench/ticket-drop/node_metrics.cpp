@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string_view>
 
@@ -62,6 +64,25 @@ double gauge(const std::string& scrape, const std::string& name) {
   return sample_value(std::string_view{scrape}.substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1));
 }
 
+// Established TCP connections to 127.0.0.1:`port` (IPv4), from /proc/net/tcp: every socket
+// whose remote end is that port, which on loopback is the client side only.
+double connections_to(std::uint16_t port) {
+  std::ifstream table{"/proc/net/tcp"};
+  std::string line;
+  std::getline(table, line);  // the header
+  double established = 0;
+  char wanted[8];
+  std::snprintf(wanted, sizeof wanted, ":%04X", port);
+  while (std::getline(table, line)) {
+    // "  sl  local_address rem_address   st ..." : "0: 0100007F:A1B2 0100007F:1F90 01 ..."
+    std::istringstream fields{line};
+    std::string slot, local, remote, state;
+    fields >> slot >> local >> remote >> state;
+    if (state == "01" && remote.size() > 5 && remote.ends_with(wanted)) established += 1;
+  }
+  return established;
+}
+
 std::int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -102,6 +123,8 @@ void load_sampler::sample_until_stopped() {
       sent = steady_ns();
       sandbox.call("GET", "/_sandbox/health", "");
       samples_.sandbox_answer_ns.push_back(steady_ns() - sent);
+      // Less this sampler's own keep-alive connection to the sandbox.
+      samples_.provider_calls_in_flight.push_back(std::max(0.0, connections_to(sandbox_port_) - 1));
     } catch (const std::exception&) {
       ++samples_.failures;
     }

@@ -36,6 +36,9 @@ struct load_samples {
   std::vector<double> pool_connections_busy;   // of database.pool_size
   std::vector<std::int64_t> metrics_answer_ns;  // GET /metrics of the node, sent → answered
   std::vector<std::int64_t> sandbox_answer_ns;  // GET /_sandbox/health, sent → answered: the provider's own delay
+  // Provider calls in flight: the node opens one connection per call (Connection: close), so its
+  // established connections to the sandbox's port, at most payments.provider_threads.
+  std::vector<double> provider_calls_in_flight;
   std::size_t failures = 0;                    // samples that got no answer in time
 };
 

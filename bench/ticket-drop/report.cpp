@@ -219,6 +219,11 @@ purchase_summary summarize_purchases(const std::string& phase, int round, const 
     run.pool_queue_mean += depth / static_cast<double>(run.samples);
   }
   for (auto busy : seen.load.pool_connections_busy) run.pool_busy_mean += busy / static_cast<double>(run.samples);
+  for (auto calls : seen.load.provider_calls_in_flight) {
+    run.provider_calls_max = std::max(run.provider_calls_max, calls);
+    run.provider_calls_mean += calls / static_cast<double>(seen.load.provider_calls_in_flight.size());
+  }
+  run.sequential_reads = seen.sequential_reads;
   run.metrics_answer = figures_of(seen.load.metrics_answer_ns);
   run.sandbox_answer = figures_of(seen.load.sandbox_answer_ns);
   return run;
@@ -259,10 +264,17 @@ void print_purchase_details(std::ostream& out, const purchase_summary& run) {
                   route.route.c_str(), static_cast<long long>(route.count), route.mean_ms, route.p99_at_most_ms,
                   route.over_100ms_share * 100);
   out << format("  sampled every 100 ms while measured (%zu samples): database pool queue mean %.1f, max %.0f jobs; "
-                "busy connections mean %.1f; GET /metrics answered in %s ms, the sandbox's GET /_sandbox/health in "
-                "%s ms (p50/p99/max)\n",
-                run.samples, run.pool_queue_mean, run.pool_queue_max, run.pool_busy_mean,
-                figures_text(run.metrics_answer).c_str(), figures_text(run.sandbox_answer).c_str());
+                "busy connections mean %.1f; provider calls in flight mean %.1f, max %.0f; GET /metrics answered in "
+                "%s ms, the sandbox's GET /_sandbox/health in %s ms (p50/p99/max)\n",
+                run.samples, run.pool_queue_mean, run.pool_queue_max, run.pool_busy_mean, run.provider_calls_mean,
+                run.provider_calls_max, figures_text(run.metrics_answer).c_str(),
+                figures_text(run.sandbox_answer).c_str());
+  out << "  tables read sequentially (the node's whole life):";
+  for (const auto& table : run.sequential_reads)
+    out << format(" %s %lld scans / %lld rows read (%lld index scans, %lld rows);", table.table.c_str(),
+                  static_cast<long long>(table.sequential_scans), static_cast<long long>(table.rows_read_sequentially),
+                  static_cast<long long>(table.index_scans), static_cast<long long>(table.rows));
+  out << "\n";
   const auto& db = run.database;
   out << format("  database: capacity %lld, sold %lld (sold holds %lld, %lld seats), held %lld; payments %lld "
                 "(succeeded %lld, unsettled %lld), captured %lld minor; attempts %lld;",

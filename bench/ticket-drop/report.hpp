@@ -109,8 +109,11 @@ struct purchase_summary {
   double pool_queue_max = 0;
   double pool_queue_mean = 0;
   double pool_busy_mean = 0;
+  double provider_calls_mean = 0;
+  double provider_calls_max = 0;
   latency_figures metrics_answer;
   latency_figures sandbox_answer;
+  std::vector<table_reads> sequential_reads;
 };
 
 struct purchase_observations {
@@ -124,6 +127,7 @@ struct purchase_observations {
   cpu_usage cpu;
   double settle_ms = 0;
   load_samples load;
+  std::vector<table_reads> sequential_reads;
 };
 
 purchase_summary summarize_purchases(const std::string& phase, int round, const purchase_result& result,
