@@ -104,11 +104,12 @@ int wait_for_signal(const sigset_t& signals) {
 }
 
 std::shared_ptr<actors::services> make_services(const config::settings& values, const std::string& node_id,
-                                                storage::job_runner& database,
+                                                storage::job_runner& database, storage::job_runner& payments_database,
                                                 const actors::entity_directory& directory,
                                                 caf::actor_system& system, const io::providers::provider_registry& providers) {
   auto shared = std::make_shared<actors::services>();
   shared->database = &database;
+  shared->payments_database = &payments_database;
   shared->directory = &directory;
   shared->node_id = node_id;
   shared->fault_injection = values.fault_injection;
@@ -172,6 +173,8 @@ int run(const config::settings& values, const sigset_t& signals) {
 
   storage::connection_pool pool{{values.database_url, values.database_pool_size, values.database_queue_size_max,
                                  connect_timeout}};
+  storage::connection_pool payments_pool{{values.database_url, values.database_payments_pool_size,
+                                          values.database_queue_size_max, connect_timeout}};
   io::authenticator credentials{pool};
   auto status = std::make_shared<actors::node_status>();
 
@@ -189,7 +192,7 @@ int run(const config::settings& values, const sigset_t& signals) {
   cluster::router directory{static_cast<std::uint32_t>(values.shard_count)};
   caf::actor_system system{actor_config};
 
-  auto shared = make_services(values, node_id, pool, directory, system, providers);
+  auto shared = make_services(values, node_id, pool, payments_pool, directory, system, providers);
   // After the actor system, so it is destroyed before it.
   auto reconciliation = std::make_shared<actors::reconciliation_board>();
   auto probe_timeout = values.database_connect_timeout_ms + milliseconds{1000};
@@ -208,8 +211,13 @@ int run(const config::settings& values, const sigset_t& signals) {
         }}});
 
   io::metrics stats;
-  stats.add_collect_hook([&pool, &system](io::metrics& m) {
+  stats.add_collect_hook([&pool, &payments_pool, &system](io::metrics& m) {
     report_pool_metrics(m, pool);
+    auto payments = payments_pool.stats();
+    m.set_gauge("eventstripe_database_payments_pool_connections_busy", "Payments' PostgreSQL connections running a job",
+                static_cast<double>(payments.connections_busy));
+    m.set_gauge("eventstripe_database_payments_pool_queue_depth", "Payments' database jobs waiting for a connection",
+                static_cast<double>(payments.queue_depth));
     m.set_gauge("eventstripe_actors_running", "CAF actors running on this node",
                 static_cast<double>(system.registry().running()));
   });
@@ -235,6 +243,7 @@ int run(const config::settings& values, const sigset_t& signals) {
   if (auto failure = gateway.start(); !failure.empty()) {
     stop_actors(system, root);
     pool.close();
+    payments_pool.close();
     return fail_start(config::exit_failure, failure);
   }
   auto base = "http://" + values.http_host + ":" + std::to_string(gateway.port());
@@ -260,6 +269,7 @@ int run(const config::settings& values, const sigset_t& signals) {
     log::warn("abandoning request actors still running", {{"actors.running", static_cast<std::uint64_t>(leftover)}});
   system.await_actors_before_shutdown(false);
   pool.close();
+  payments_pool.close();
   log::info("stopped", {{"node.id", node_id}});
   return config::exit_ok;
 }

@@ -104,7 +104,7 @@ void run_job(payment_actor* self, std::function<void(pqxx::connection&)> job, st
   auto token = ++self->state.token;
   self->state.continuations.emplace(token, std::move(then));
   caf::actor me = caf::actor_cast<caf::actor>(self);
-  auto accepted = self->state.shared->database->submit(
+  auto accepted = self->state.shared->payments_jobs().submit(
       [me, token, job](pqxx::connection& connection) {
         job(connection);
         caf::anon_send(me, done_atom::value, token, true);

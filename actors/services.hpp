@@ -74,6 +74,9 @@ struct inventory_limits {
 // What every entity actor gets: the database, the directory, the limits, and wall time.
 struct services {
   storage::job_runner* database = nullptr;
+  // Where payment entities run their database jobs; the same as `database` when not set.
+  storage::job_runner* payments_database = nullptr;
+  storage::job_runner& payments_jobs() const { return payments_database ? *payments_database : *database; }
   // Where quotas publish their available seats for the gateway's sold-out shortcut.
   std::shared_ptr<availability_board> board = std::make_shared<availability_board>();
   const entity_directory* directory = nullptr;

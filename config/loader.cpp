@@ -63,6 +63,8 @@ const std::vector<key_spec>& key_table() {
        "PostgreSQL password, used when database.url carries none", 0, 0, true},
       {"database.pool_size", &settings::database_pool_size, "connections",
        "PostgreSQL connections, each on its own blocking thread", 1, 256},
+      {"database.payments_pool_size", &settings::database_payments_pool_size, "connections",
+       "PostgreSQL connections of payments, refunds and tickets (apart from the holds' pool)", 1, 256},
       {"database.queue_size_max", &settings::database_queue_size_max, "jobs",
        "database jobs waiting for a connection before new ones are refused", 1, 1'000'000},
       {"database.connect_timeout_ms", &settings::database_connect_timeout_ms, "ms",

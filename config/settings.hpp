@@ -28,6 +28,8 @@ struct settings {
   std::string database_url = "postgresql://postgres@127.0.0.1:5432/eventstripe";
   std::string database_password;  // secret; used when database_url carries no password
   std::size_t database_pool_size = 8;
+  // Payments' own connections: a wave of payments never queues ahead of the quotas' hold batches.
+  std::size_t database_payments_pool_size = 4;
   std::size_t database_queue_size_max = 4096;
   std::chrono::milliseconds database_connect_timeout_ms{5'000};
   std::chrono::milliseconds readiness_probe_interval_ms{1'000};

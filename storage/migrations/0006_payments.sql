@@ -75,6 +75,7 @@ CREATE UNIQUE INDEX payments_idempotency ON payments (checkout_id, idempotency_k
 CREATE INDEX payments_unsettled ON payments (shard_id)
   WHERE status IN ('pending', 'requires_action', 'processing', 'unknown');
 CREATE INDEX payments_event ON payments (event_id);
+CREATE INDEX payments_checkout ON payments (checkout_id, created_at);
 
 -- One row per provider tried. The idempotency key sent to the provider is derived from the
 -- checkout and the attempt number, and stored before the call is made.
@@ -96,6 +97,7 @@ CREATE TABLE payment_attempts (
 );
 CREATE UNIQUE INDEX payment_attempts_reference ON payment_attempts (provider, provider_reference)
   WHERE provider_reference IS NOT NULL;
+CREATE INDEX payment_attempts_checkout ON payment_attempts (checkout_id);
 -- At most one attempt of a payment captures money.
 CREATE UNIQUE INDEX payment_attempts_one_capture ON payment_attempts (payment_id) WHERE status = 'succeeded';
 
@@ -180,6 +182,7 @@ CREATE TABLE refunds (
   updated_at         timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX refunds_payment ON refunds (payment_id);
+CREATE INDEX tickets_checkout ON tickets (checkout_id);
 
 -- A workspace's provider order per method / currency / country ('*' matches any).
 CREATE TABLE payment_routes (
