@@ -128,6 +128,7 @@ std::shared_ptr<actors::services> make_services(const config::settings& values, 
   payments.attempts_max = values.payment_attempts_max;
   payments.retry_initial_ms = values.payment_retry_initial_ms;
   payments.retry_max_ms = values.payment_retry_max_ms;
+  payments.action_recheck_ms = values.payment_action_recheck_ms;
   payments.default_providers = io::providers::split_comma_list(values.payments_default_providers);
   shared->providers = providers.providers();
   shared->provider_calls = std::make_shared<actors::call_pool>(values.provider_threads, provider_queue_max);

@@ -45,8 +45,6 @@ constexpr std::int64_t admission_before_start_ms = 12LL * 3600 * 1000;
 constexpr std::int64_t admission_after_end_ms = 6LL * 3600 * 1000;
 // Why a payment that succeeded after its hold expired, with no seat left, is refunded.
 const std::string late_payment_refund_reason = "sold_out_after_expiry";
-// A payment waiting for the buyer's 3-D Secure step is read again this often without a webhook.
-constexpr std::chrono::milliseconds requires_action_recheck_ms{30'000};
 
 struct payment_state {
   std::shared_ptr<const services> shared;
@@ -373,6 +371,9 @@ storage::payment_step status_step(const storage::payment_attempt_row& attempt, c
 }
 
 void start_attempt(payment_actor* self);
+void captured(payment_actor* self, const storage::payment_attempt_row& attempt, const provider_result& result);
+void end_unpaid(payment_actor* self, const storage::payment_attempt_row& attempt, const char* status,
+                const provider_result& result);
 void confirm_attempt(payment_actor* self, storage::payment_attempt_row attempt);
 void query_attempt(payment_actor* self, storage::payment_attempt_row attempt);
 void handle_outcome(payment_actor* self, storage::payment_attempt_row attempt, const provider_result& result);
@@ -518,6 +519,44 @@ void query_attempt(payment_actor* self, storage::payment_attempt_row attempt) {
       });
 }
 
+// The payment waits for the buyer's step (3-D Secure, a redirect). A webhook is only a hint and
+// may never come: the provider is asked again now and then.
+void wait_for_buyer(payment_actor* self, const storage::payment_attempt_row& attempt, const provider_result& result) {
+  auto step = status_step(attempt_with(attempt, "requires_action", result), live_payment(self->state)->id,
+                          "requires_action", result);
+  step.failure_message.clear();
+  commit_step(self, step, [self] {
+    self->state.busy = false;
+    tell_checkout(self, "payment_pending", "requires_action");
+    answer_waiting(self);
+    if (std::exchange(self->state.hinted, false)) return resume(self);
+    later(self, self->state.shared->payments.action_recheck_ms, [self] {
+      auto* payment = live_payment(self->state);
+      if (payment && payment->status == "requires_action" && !self->state.busy) resume(self);
+    });
+  });
+}
+
+// Cancels an abandoned payment at its provider, which ends it unpaid and frees the checkout. If
+// the buyer finished the step meanwhile, the provider says so and the payment is captured; if the
+// cancel gets no definite answer, the payment goes on waiting and is tried again later.
+void abandon(payment_actor* self, const storage::payment_attempt_row& attempt, const provider_result& waiting) {
+  auto& state = self->state;
+  auto provider = provider_named(state, attempt.provider);
+  auto request = request_for(state, *live_payment(state), attempt);
+  log::info("cancelling an abandoned payment", {{"checkout.id", state.checkout_id}, {"provider", attempt.provider}});
+  call_provider<provider_result>(
+      self, [provider, request, reference = attempt.reference] { return provider->cancel(request, reference); },
+      [self, attempt, waiting](const provider_result& result) {
+        switch (result.outcome) {
+          case provider_outcome::cancelled:
+            return end_unpaid(self, attempt_with(attempt, "cancelled", result), "cancelled", result);
+          case provider_outcome::succeeded: return captured(self, attempt, result);
+          default: return wait_for_buyer(self, attempt, waiting);
+        }
+      });
+}
+
 void captured(payment_actor* self, const storage::payment_attempt_row& attempt, const provider_result& result) {
   auto* payment = live_payment(self->state);
   if (result.amount_minor != 0 && result.amount_minor != payment->amount_minor)
@@ -553,19 +592,11 @@ void handle_outcome(payment_actor* self, storage::payment_attempt_row attempt, c
     case provider_outcome::failed_before_acceptance: return next_provider(self, attempt, result);
     case provider_outcome::created: return confirm_attempt(self, attempt_with(attempt, "created", result));
     case provider_outcome::requires_action: {
-      auto step = status_step(attempt_with(attempt, "requires_action", result), payment->id, "requires_action", result);
-      step.failure_message.clear();
-      return commit_step(self, step, [self] {
-        self->state.busy = false;
-        tell_checkout(self, "payment_pending", "requires_action");
-        answer_waiting(self);
-        if (std::exchange(self->state.hinted, false)) return resume(self);
-        // A webhook is only a hint and may never come: ask the provider again now and then.
-        later(self, requires_action_recheck_ms, [self] {
-          auto* payment = live_payment(self->state);
-          if (payment && payment->status == "requires_action" && !self->state.busy) resume(self);
-        });
-      });
+      // A buyer who left the 3-D Secure step for twice as long as a hold lasts has abandoned it
+      // (the first hold time is theirs; the second lets a late payment still find a seat).
+      auto age = state.shared->now_ms(self->clock()) - payment->created_at_ms;
+      if (age > 2 * state.shared->limits.hold_ttl_ms.count()) return abandon(self, attempt, result);
+      return wait_for_buyer(self, attempt, result);
     }
     case provider_outcome::processing:
     case provider_outcome::unknown: {

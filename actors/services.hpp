@@ -31,6 +31,8 @@ struct payment_limits {
   std::chrono::milliseconds retry_max_ms{5'000};
   // How long a POST .../payments waits for a first settled state before answering 202.
   std::chrono::milliseconds answer_wait_ms{8'000};
+  // A payment waiting for the buyer's 3-D Secure step is read again this often without a webhook.
+  std::chrono::milliseconds action_recheck_ms{30'000};
   std::vector<std::string> default_providers{"stripe", "adyen", "offline"};
 };
 

@@ -68,6 +68,7 @@ struct settings {
   std::size_t webhook_tolerance_s = 300;
   std::size_t webhook_future_skew_s = 60;
   std::chrono::milliseconds reconciliation_interval_ms{300'000};
+  std::chrono::milliseconds payment_action_recheck_ms{30'000};
 
   // --- process ------------------------------------------------------------------------------
   std::string node_id;  // empty: derived from the host name and port at start

@@ -205,7 +205,23 @@ describe('payments through the sandbox provider', () => {
 
 describe('late payments', () => {
   // Holds last 2 s here: the 3-D Secure step outlasts them.
-  const suite = paymentsSuite('late', ['--inventory.hold_ttl_ms=2000', '--inventory.expiry_warning_ms=500']);
+  const suite = paymentsSuite('late', ['--inventory.hold_ttl_ms=2000', '--inventory.expiry_warning_ms=500',
+    '--payments.action_recheck_ms=300']);
+
+  it('a 3-D Secure step left for twice as long as a hold lasts is cancelled at the provider, nothing charged', async () => {
+    const { checkout } = await heldCheckout(suite, { quantity: 1 });
+    const pending = expectStatus(await pay(suite, checkout.id, { token: 'pm_card_threeDSecure2Required' }), 201, 'pay');
+    assert.equal(pending.status, 'requires_action');
+    await waitFor('the abandoned payment to be cancelled', async () =>
+      expectStatus(await call(suite.node, 'GET', `/api/v1/checkouts/${checkout.id}/payment`), 200, 'payment').status === 'cancelled',
+    { timeoutMs: 15_000 });
+    const charged = await sandboxPayments(suite, checkout.id);
+    assert.equal(captures(charged), 0);
+    assert.deepEqual(charged.map((payment) => payment.status), ['canceled']);
+    const view = expectStatus(await call(suite.node, 'GET', `/api/v1/checkouts/${checkout.id}`), 200, 'checkout');
+    assert.equal(view.status, 'expired');
+  });
+
 
   it('a late payment is sold again when seats are left, and refunded when they are not', async () => {
     const made = await publishedEvent(suite.node, suite.organizer.key, [{ capacity: 1, price: 1000 }], eventNow());
