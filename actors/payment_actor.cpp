@@ -1097,6 +1097,51 @@ void mark_paid(payment_actor* self, const std::string& workspace_id, caf::typed_
   captured(self, payment->attempts.back(), result);
 }
 
+// Adyen has no endpoint to read a payment: its HMAC-signed notifications are where the outcome of
+// a payment that went to the buyer (3-D Secure, a redirect) or stayed pending is stated, so an
+// AUTHORISATION notification for the live attempt settles it, and a REFUND one a pending refund.
+// (Stripe's webhooks stay hints: its payment is read again.) True when the notification decided.
+bool settle_from_notification(payment_actor* self, const std::string& provider_name, const std::string& reference,
+                              const std::string& type, bool success) {
+  auto& state = self->state;
+  auto* payment = live_payment(state);
+  auto provider = provider_named(state, provider_name);
+  if (!payment || !provider || provider->kind() != "adyen" || payment->attempts.empty()) return false;
+  const auto& attempt = payment->attempts.back();
+  if (attempt.provider != provider_name) return false;
+  if (type == "AUTHORISATION") {
+    bool open = payment->status == "requires_action" || payment->status == "processing" || payment->status == "unknown";
+    if (!open || (!attempt.reference.empty() && attempt.reference != reference)) return false;
+    state.busy = true;
+    provider_result result;
+    result.reference = reference;
+    if (success) {
+      result.outcome = provider_outcome::succeeded;
+      result.amount_minor = payment->amount_minor;
+      result.message = "AUTHORISATION notification";
+      captured(self, attempt, result);
+    } else {
+      result.outcome = provider_outcome::declined;
+      result.message = "AUTHORISATION notification: refused";
+      end_unpaid(self, attempt_with(attempt, "declined", result), "declined", result);
+    }
+    return true;
+  }
+  if (type == "REFUND" && payment->status == "succeeded" && reference == payment->provider_reference) {
+    for (const auto& refund : state.order.refunds)
+      if (refund.status == "pending") {
+        state.busy = true;
+        refund_result result;
+        result.outcome = success ? refund_outcome::succeeded : refund_outcome::failed;
+        result.http_status = 200;  // a verdict, not a call that never arrived
+        result.message = "REFUND notification";
+        finish_refund(self, refund, result);
+        return true;
+      }
+  }
+  return false;
+}
+
 // --- activation -----------------------------------------------------------------------------------
 
 // The route of the live payment: the workspace's rule for its method, currency and country,
@@ -1338,16 +1383,19 @@ caf::behavior running(payment_actor* self) {
         }
         return answer_of(self->state, false);
       },
-      [self](hint_atom, const std::string& provider, const std::string& reference) {
+      [self](hint_atom, const std::string& provider, const std::string& reference, const std::string& type,
+             bool success) {
         touch(self);
         auto& state = self->state;
         auto* payment = live_payment(state);
-        log::info("payment hint", {{"checkout.id", state.checkout_id}, {"provider", provider}, {"reference", reference}});
+        log::info("payment hint", {{"checkout.id", state.checkout_id}, {"provider", provider}, {"reference", reference},
+                                   {"event.type", type}});
         if (!payment) return;
         if (state.busy) {
           state.hinted = true;
           return;
         }
+        if (settle_from_notification(self, provider, reference, type, success)) return;
         resume(self);
       },
       [self](resume_atom) { resume(self); },

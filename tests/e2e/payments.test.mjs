@@ -525,6 +525,19 @@ describe('organizers: refunds, offline payments and routing', () => {
     const webhooks = await request(suite.sandbox.url, `/_sandbox/webhooks?reference=${checkout.id}`);
     assert.equal(webhooks.status, 200);
     assert.match(webhooks.body, /\[accepted\]|"response_status":200/, 'the node acknowledged the Adyen notification');
+    // Adyen has no read endpoint: a 3-D Secure payment through it is settled by its signed
+    // AUTHORISATION notification once the buyer finished the step.
+    const secure = await heldCheckout(suite, { quantity: 1 });
+    const waiting = expectStatus(await pay(suite, secure.checkout.id, { token: 'pm_card_threeDSecure2Required' }), 201, 'adyen 3ds');
+    assert.equal(waiting.provider, 'adyen');
+    assert.equal(waiting.status, 'requires_action');
+    const url = new URL(waiting.next_action.url);
+    const done = await request(suite.sandbox.url, `${url.pathname}/complete`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ result: 'approve' }),
+    });
+    assert.equal(done.status, 200, done.body);
+    assert.equal((await ticketsWhen(suite, secure.checkout.id)).tickets.length, 1);
+    assert.equal(captures(await sandboxPayments(suite, secure.checkout.id)), 1);
     expectStatus(await put({ routes: [] }), 200, 'clear');
   });
 });
