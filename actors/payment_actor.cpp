@@ -1364,7 +1364,13 @@ void pay(payment_actor* self, pay_request request, caf::typed_response_promise<p
                   start_attempt(self);
                 });
           },
-          [fail](caf::error& failure) mutable { fail(failure); });
+          [self, fail](caf::error& failure) mutable {
+            // A lost answer (not a refusal): the checkout may have stopped releases before it was
+            // lost. No payment was written, so it is handed back (delivered after the request,
+            // through the same region).
+            if (!is_inventory_error(failure)) tell_checkout(self, "", "");
+            fail(failure);
+          });
 }
 
 caf::behavior running(payment_actor* self) {
