@@ -66,7 +66,8 @@ struct payment_state {
   bool preparing = false;
   std::vector<caf::typed_response_promise<payment_answer>> refund_waiting;  // organizers' refund requests
   std::int32_t refund_polls = 0;  // times a pending refund was asked about
-  std::uint64_t answer_generation = 0;  // a payment is being started: new pay requests wait in `deferred`
+  std::uint64_t answer_generation = 0;
+  caf::actor_clock::time_point pay_arrived_at{};  // a payment is being started: new pay requests wait in `deferred`
   std::vector<std::pair<pay_request, caf::typed_response_promise<payment_answer>>> deferred;
   std::uint64_t token = 0;
   std::unordered_map<std::uint64_t, std::function<void(bool)>> continuations;
@@ -440,12 +441,12 @@ void start_attempt(payment_actor* self) {
   attempt.idempotency_key = provider_idempotency_key(state.checkout_id, attempt.attempt);
   attempt.status = "creating";
   state.calls_this_step = 0;
-  // The attempt (and its key) is stored before the call: after a crash, the call is repeated
-  // with the same key and the provider answers with what it did the first time.
-  commit_step(self, attempt_step(attempt, payment->id), [self, attempt] {
-    auto& state = self->state;
-    auto provider = provider_named(state, attempt.provider);
-    auto request = request_for(state, *live_payment(state), attempt);
+  // A create moves no money (Stripe: an unconfirmed PaymentIntent; Adyen: no call), so it needs no
+  // commit before it: after a crash the same attempt number, hence the same key, is used again
+  // and the provider answers with what it made the first time. The attempt is stored (as
+  // `created`, with the provider's reference) before the confirm, the call that charges.
+  {
+    auto request = request_for(state, *payment, attempt);
     ++state.calls_this_step;
     call_provider<provider_result>(
         self, [provider, request] { return provider->create(request); },
@@ -467,20 +468,19 @@ void start_attempt(payment_actor* self) {
             default: return handle_outcome(self, attempt, result);
           }
         });
-  });
+  }
 }
 
+// The attempt is stored as `created` (with its key and reference) when this runs: a crash during
+// the confirm leaves it `created`, and after a restart the provider is asked what became of it.
 void confirm_attempt(payment_actor* self, storage::payment_attempt_row attempt) {
-  attempt.status = "confirming";
-  commit_step(self, attempt_step(attempt, live_payment(self->state)->id), [self, attempt] {
-    auto& state = self->state;
-    auto provider = provider_named(state, attempt.provider);
-    auto request = request_for(state, *live_payment(state), attempt);
-    ++state.calls_this_step;
-    call_provider<provider_result>(
-        self, [provider, request, reference = attempt.reference] { return provider->confirm(request, reference); },
-        [self, attempt](const provider_result& result) { handle_outcome(self, attempt, result); });
-  });
+  auto& state = self->state;
+  auto provider = provider_named(state, attempt.provider);
+  auto request = request_for(state, *live_payment(state), attempt);
+  ++state.calls_this_step;
+  call_provider<provider_result>(
+      self, [provider, request, reference = attempt.reference] { return provider->confirm(request, reference); },
+      [self, attempt](const provider_result& result) { handle_outcome(self, attempt, result); });
 }
 
 // Asks the attempt's own provider what became of it (an unknown outcome, a webhook's hint, a
@@ -1272,6 +1272,7 @@ void pay(payment_actor* self, pay_request request, caf::typed_response_promise<p
   }
   state.busy = true;
   state.preparing = true;
+  state.pay_arrived_at = self->clock().now();
   auto region = region_of(*state.shared, state.checkout_id);
   auto fail = [self, promise](caf::error failure) mutable {
     self->state.busy = false;
@@ -1358,9 +1359,12 @@ void pay(payment_actor* self, pay_request request, caf::typed_response_promise<p
                   tell_checkout(self, "payment_pending", "payment_pending");
                   state.waiting.push_back(promise);
                   decide_deferred(self);
-                  // Whatever happens at the providers, the buyer hears within the wait bound.
-                  self->delayed_send(self, state.shared->payments.answer_wait_ms, answer_atom::value,
-                                     ++state.answer_generation);
+                  // Whatever happens at the providers, the buyer hears within the wait bound, counted
+                  // from the request's arrival.
+                  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(self->clock().now() -
+                                                                                     state.pay_arrived_at);
+                  auto left = std::max(std::chrono::milliseconds{0}, state.shared->payments.answer_wait_ms - waited);
+                  self->delayed_send(self, left, answer_atom::value, ++state.answer_generation);
                   start_attempt(self);
                 });
           },
