@@ -860,6 +860,8 @@ void give_back_lines(payment_actor* self, std::vector<storage::order_line_row> l
 }
 
 void send_refund(payment_actor* self, storage::refund_row refund);
+void check_refund(payment_actor* self, storage::refund_row refund);
+void finish_refund(payment_actor* self, storage::refund_row refund, refund_result result);
 
 // The provider answered a refund definitively (or it is still pending): record it, release the
 // lines' seats if the organizer chose so, tell the buyer.
@@ -874,8 +876,22 @@ void ask_refund_later(payment_actor* self, storage::refund_row refund) {
   }
   later(self, state.shared->payments.retry_max_ms, [self, refund] {
     if (self->state.busy) return ask_refund_later(self, refund);  // after what runs now
-    send_refund(self, refund);
+    check_refund(self, refund);
   });
+}
+
+// Reads a pending refund by the provider's id when it gave one (asking for it again with the same
+// key is safe only while the provider keeps the key, a day at Stripe); otherwise asks again.
+void check_refund(payment_actor* self, storage::refund_row refund) {
+  auto& state = self->state;
+  auto provider = provider_named(state, live_payment(state)->provider);
+  if (refund.provider_reference.empty() || !provider) return send_refund(self, refund);
+  state.busy = true;
+  refund_request request{refund.id, live_payment(state)->provider_reference, refund.amount_minor, refund.currency,
+                         refund.idempotency_key};
+  call_provider<refund_result>(
+      self, [provider, request, reference = refund.provider_reference] { return provider->retrieve_refund(request, reference); },
+      [self, refund](const refund_result& result) { finish_refund(self, refund, result); });
 }
 
 void finish_refund(payment_actor* self, storage::refund_row refund, refund_result result) {
@@ -894,6 +910,16 @@ void finish_refund(payment_actor* self, storage::refund_row refund, refund_resul
   if (result.outcome == refund_outcome::pending || result.outcome == refund_outcome::unknown) {
     state.busy = false;
     answer_refund_waiting(self);
+    if (refund.provider_reference.empty() && !result.reference.empty()) {
+      refund.provider_reference = result.reference;
+      for (auto& stored : state.order.refunds)
+        if (stored.id == refund.id) stored.provider_reference = result.reference;
+      run_job(
+          self, [id = refund.id, reference = result.reference](pqxx::connection& connection) {
+            storage::note_refund_reference(connection, id, reference);
+          },
+          [](bool) {});
+    }
     return ask_refund_later(self, refund);
   }
   state.refund_polls = 0;
@@ -984,6 +1010,7 @@ void start_refund(payment_actor* self, storage::refund_row refund) {
         switch (*outcome) {
           case storage::refund_start::created:
             state.order.refunds.push_back(refund);
+            state.order.refunds.back().status = "pending";
             tell_checkout(self, "refund_pending", "refund_pending");
             return send_refund(self, refund);
           case storage::refund_start::replayed:
@@ -1198,7 +1225,7 @@ void resume(payment_actor* self) {
   if (!payment) return;
   if (payment->status == "succeeded") {
     for (const auto& refund : state.order.refunds)
-      if (refund.status == "pending") return send_refund(self, refund);
+      if (refund.status == "pending") return check_refund(self, refund);
     if (state.order.order_status == "paid") fulfil(self);
     return;
   }

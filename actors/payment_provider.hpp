@@ -130,6 +130,13 @@ class payment_provider {
   virtual provider_result retrieve(const payment_request& request, std::string_view reference) = 0;
   virtual provider_result cancel(const payment_request& request, std::string_view reference) = 0;
   virtual refund_result refund(const refund_request& request) = 0;
+  // Reads a refund the provider answered `pending` (by the reference it gave). Providers without
+  // a read endpoint answer `unknown` (Adyen: its REFUND notification settles the refund).
+  virtual refund_result retrieve_refund(const refund_request& request, std::string_view refund_reference) {
+    (void)request;
+    (void)refund_reference;
+    return {refund_outcome::unknown, {}, "this provider has no endpoint to read a refund", 0};
+  }
 
   // Verifies a webhook's signature over the raw body (before anything else is parsed) and,
   // when it holds, extracts the hints. `now` is the wall time used for timestamp tolerance.

@@ -342,6 +342,16 @@ void finish_refund(pqxx::connection& connection, const fence& where, const refun
   transaction.commit();
 }
 
+void note_refund_reference(pqxx::connection& connection, const std::string& refund_id,
+                           const std::string& provider_reference) {
+  pqxx::work transaction{connection};
+  transaction.exec_params(
+      "UPDATE refunds SET provider_reference = $2, updated_at = now() "
+      "WHERE id = $1 AND status = 'pending' AND provider_reference IS NULL",
+      refund_id, provider_reference);
+  transaction.commit();
+}
+
 bool record_webhook_event(pqxx::connection& connection, const std::string& provider, const std::string& event_id,
                           const std::string& type, const std::string& reference) {
   pqxx::work transaction{connection};

@@ -182,6 +182,11 @@ refund_start begin_refund(pqxx::connection& connection, const fence& where, cons
 void finish_refund(pqxx::connection& connection, const fence& where, const refund_row& refund,
                    const std::string& provider_reference, bool succeeded);
 
+// The provider's id of a refund it answered `pending`, so it can be read later instead of asked for
+// again.
+void note_refund_reference(pqxx::connection& connection, const std::string& refund_id,
+                           const std::string& provider_reference);
+
 // Records a verified webhook event; false when it was seen before (a duplicate).
 bool record_webhook_event(pqxx::connection& connection, const std::string& provider, const std::string& event_id,
                           const std::string& type, const std::string& reference);

@@ -284,6 +284,20 @@ refund_result stripe_provider::refund(const actors::refund_request& request) {
   return finish_refund(settings_.name, std::move(result), {settings_.secret_key});
 }
 
+refund_result stripe_provider::retrieve_refund(const actors::refund_request&, std::string_view refund_reference) {
+  stripe_call call{settings_, *client_};
+  refund_result result;
+  if (!is_stripe_id(refund_reference)) {
+    result.outcome = refund_outcome::unknown;
+    result.message = "not a refund id";
+    return result;
+  }
+  result = map_refund_answer(client_->send(call.request("GET", "/v1/refunds/" + path_segment(refund_reference))));
+  // Only the refund's own status is a verdict; a read that failed says nothing about it.
+  if (result.outcome == refund_outcome::failed && result.http_status != 200) result.outcome = refund_outcome::unknown;
+  return finish_refund(settings_.name, std::move(result), {settings_.secret_key});
+}
+
 webhook_check stripe_provider::verify_webhook(const actors::header_map& headers, std::string_view raw_body,
                                               std::chrono::system_clock::time_point now) const {
   webhook_check check;

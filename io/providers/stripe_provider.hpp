@@ -51,6 +51,9 @@ class stripe_provider final : public actors::payment_provider {
   actors::provider_result cancel(const actors::payment_request& request, std::string_view reference) override;
   // POST /v1/refunds (payment_intent, amount, metadata[refund_id]).
   actors::refund_result refund(const actors::refund_request& request) override;
+  // GET /v1/refunds/{id}: a failed read (4xx, no answer) is `unknown`, never `failed`.
+  actors::refund_result retrieve_refund(const actors::refund_request& request,
+                                        std::string_view refund_reference) override;
 
   // Stripe-Signature over the raw body under every configured secret; the event JSON is parsed
   // only after the signature held. Hints: the event id and type, the PaymentIntent id

@@ -461,6 +461,20 @@ describe('organizers: refunds, offline payments and routing', () => {
     assertProblem(assert, await refund(checkout.id, {}), 409, 'not-refundable');
   });
 
+  it('a refund whose answer was lost is asked for again under the same key: the buyer gets it once', async () => {
+    const { checkout } = await heldCheckout(suite, { quantity: 1 });
+    expectStatus(await pay(suite, checkout.id), 201, 'pay');
+    await ticketsWhen(suite, checkout.id);
+    await scenario(suite, checkout.id, { accounts: { stripe: { refund: 'timeout_after_accept', delay_ms: 3000 } } });
+    const answer = await refund(checkout.id, {});
+    assert.equal(answer.status, 201, answer.body);
+    assert.equal(answer.json().refunds[0].status, 'pending');
+    await ticketsWhen(suite, checkout.id, 'refunded');
+    const [charged] = await sandboxPayments(suite, checkout.id);
+    assert.equal(charged.amount_refunded, charged.amount_captured);
+    assert.equal(charged.refunds.length, 1);
+  });
+
   it('refunds only what the caller\'s workspace sold, and refuses bad input', async () => {
     const { checkout } = await heldCheckout(suite, { quantity: 1 });
     expectStatus(await pay(suite, checkout.id), 201, 'pay');

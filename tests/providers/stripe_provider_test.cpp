@@ -251,6 +251,27 @@ TEST_CASE("Stripe cancel and refund use their own idempotency keys and map their
   CHECK(stripe_at(refused_peer.url()).refund({"rf_9", "pi_3Abc", 500, "EUR", "k"}).outcome == refund_outcome::failed);
 }
 
+TEST_CASE("a pending Stripe refund is read by its id; a read that fails is unknown, never failed") {
+  test_peer done_peer{answering(200, R"({"id":"re_2","object":"refund","status":"succeeded","amount":500})")};
+  auto done = stripe_at(done_peer.url()).retrieve_refund({"rf_8", "pi_3Abc", 500, "EUR", "k"}, "re_2");
+  CHECK(done.outcome == refund_outcome::succeeded);
+  auto sent = done_peer.requests().at(0);
+  CHECK(sent.method == "GET");
+  CHECK(sent.target == "/v1/refunds/re_2");
+  CHECK(sent.headers.count("idempotency-key") == 0);
+  test_peer still_peer{answering(200, R"({"id":"re_2","object":"refund","status":"pending"})")};
+  CHECK(stripe_at(still_peer.url()).retrieve_refund({"rf_8", "pi_3Abc", 500, "EUR", "k"}, "re_2").outcome ==
+        refund_outcome::pending);
+  test_peer refused_peer{answering(200, R"({"id":"re_2","object":"refund","status":"failed"})")};
+  CHECK(stripe_at(refused_peer.url()).retrieve_refund({"rf_8", "pi_3Abc", 500, "EUR", "k"}, "re_2").outcome ==
+        refund_outcome::failed);
+  test_peer missing_peer{answering(404, R"({"error":{"type":"invalid_request_error","code":"resource_missing"}})")};
+  CHECK(stripe_at(missing_peer.url()).retrieve_refund({"rf_8", "pi_3Abc", 500, "EUR", "k"}, "re_2").outcome ==
+        refund_outcome::unknown);
+  CHECK(stripe_at(missing_peer.url()).retrieve_refund({"rf_8", "pi_3Abc", 500, "EUR", "k"}, "../x").outcome ==
+        refund_outcome::unknown);
+}
+
 TEST_CASE("a reference that is not a Stripe id, or a missing idempotency key, is refused without a call") {
   test_peer peer{answering(200, intent_json("succeeded"))};
   auto stripe = stripe_at(peer.url());
