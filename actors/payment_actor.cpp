@@ -859,6 +859,31 @@ void give_back_lines(payment_actor* self, std::vector<storage::order_line_row> l
   settle();
 }
 
+// Gives the seats of a succeeded refund's released lines back to their quotas, then records that
+// they are back (so a crash in between is finished after the restart) and calls `done`.
+void release_refunded_seats(payment_actor* self, storage::refund_row refund, std::function<void()> done) {
+  auto& state = self->state;
+  std::vector<storage::order_line_row> lines;
+  for (const auto& line : state.order.lines)
+    if (line.status == "sold" &&
+        std::find(refund.ticket_type_ids.begin(), refund.ticket_type_ids.end(), line.ticket_type_id) !=
+            refund.ticket_type_ids.end())
+      lines.push_back(line);
+  give_back_lines(self, lines, [self, refund, lines, done] {
+    for (auto& line : self->state.order.lines)
+      if (std::any_of(lines.begin(), lines.end(), [&](auto& given) { return given.ticket_type_id == line.ticket_type_id; }))
+        line.status = "refunded";
+    run_job(
+        self, [id = refund.id](pqxx::connection& connection) { storage::mark_seats_released(connection, id); },
+        [self, refund, done](bool ran) {
+          if (!ran) return later(self, backoff(self, 1), [self, refund, done] { release_refunded_seats(self, refund, done); });
+          for (auto& stored : self->state.order.refunds)
+            if (stored.id == refund.id) stored.seats_released = true;
+          done();
+        });
+  });
+}
+
 void send_refund(payment_actor* self, storage::refund_row refund);
 void check_refund(payment_actor* self, storage::refund_row refund);
 void finish_refund(payment_actor* self, storage::refund_row refund, refund_result result);
@@ -943,14 +968,7 @@ void finish_refund(payment_actor* self, storage::refund_row refund, refund_resul
             [self, order, refund, result](bool ran) {
               auto& state = self->state;
               if (ran && *order) state.order = std::move(**order);
-              std::vector<storage::order_line_row> lines;
-              if (refund.release_seats && result.outcome == refund_outcome::succeeded)
-                for (const auto& line : state.order.lines)
-                  if (line.status == "sold" &&
-                      std::find(refund.ticket_type_ids.begin(), refund.ticket_type_ids.end(), line.ticket_type_id) !=
-                          refund.ticket_type_ids.end())
-                    lines.push_back(line);
-              give_back_lines(self, lines, [self, lines, refund, result] {
+              auto after = [self, refund, result] {
                 auto& state = self->state;
                 if (result.outcome != refund_outcome::succeeded && refund.reason == late_payment_refund_reason) {
                   // The money must still go back: a new automatic refund after a pause.
@@ -960,15 +978,15 @@ void finish_refund(payment_actor* self, storage::refund_row refund, refund_resul
                     if (!self->state.busy) refund_all(self, late_payment_refund_reason);
                   });
                 }
-                for (auto& line : state.order.lines)
-                  if (std::any_of(lines.begin(), lines.end(), [&](auto& given) { return given.ticket_type_id == line.ticket_type_id; }))
-                    line.status = "refunded";
                 state.busy = false;
                 tell_checkout(self, state.order.order_status, state.order.order_status);
                 log::info("refund finished", {{"checkout.id", state.checkout_id}, {"refund.id", refund.id},
                                               {"order.status", state.order.order_status}});
                 answer_refund_waiting(self);
-              });
+              };
+              if (refund.release_seats && result.outcome == refund_outcome::succeeded)
+                return release_refunded_seats(self, refund, after);
+              after();
             });
       });
 }
@@ -1226,6 +1244,11 @@ void resume(payment_actor* self) {
   if (payment->status == "succeeded") {
     for (const auto& refund : state.order.refunds)
       if (refund.status == "pending") return check_refund(self, refund);
+    for (const auto& refund : state.order.refunds)
+      if (refund.status == "succeeded" && refund.release_seats && !refund.seats_released) {
+        state.busy = true;
+        return release_refunded_seats(self, refund, [self] { self->state.busy = false; });
+      }
     if (state.order.order_status == "paid") fulfil(self);
     return;
   }

@@ -160,12 +160,13 @@ std::optional<order_row> load_order(pqxx::connection& connection, const std::str
   order.tickets = tickets_of(transaction, checkout_id);
   for (const auto& row : transaction.exec_params(
            "SELECT r.id, r.payment_id, r.amount_minor, r.currency, r.reason, array_to_string(r.ticket_type_ids, ','), "
-           "r.release_seats, r.status, coalesce(r.provider_reference, ''), r.idempotency_key "
+           "r.release_seats, r.status, coalesce(r.provider_reference, ''), r.idempotency_key, r.seats_released "
            "FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE p.checkout_id = $1 ORDER BY r.created_at, r.id",
            checkout_id)) {
     refund_row refund{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::int64_t>(),
                       row[3].as<std::string>(), row[4].as<std::string>(), {}, row[6].as<bool>(),
-                      row[7].as<std::string>(), row[8].as<std::string>(), row[9].as<std::string>()};
+                      row[7].as<std::string>(), row[8].as<std::string>(), row[9].as<std::string>(),
+                      row[10].as<bool>()};
     refund.ticket_type_ids = split_list(row[5].as<std::string>());
     order.refunds.push_back(std::move(refund));
   }
@@ -352,6 +353,12 @@ void note_refund_reference(pqxx::connection& connection, const std::string& refu
   transaction.commit();
 }
 
+void mark_seats_released(pqxx::connection& connection, const std::string& refund_id) {
+  pqxx::work transaction{connection};
+  transaction.exec_params("UPDATE refunds SET seats_released = true, updated_at = now() WHERE id = $1", refund_id);
+  transaction.commit();
+}
+
 bool record_webhook_event(pqxx::connection& connection, const std::string& provider, const std::string& event_id,
                           const std::string& type, const std::string& reference) {
   pqxx::work transaction{connection};
@@ -378,7 +385,9 @@ std::vector<std::string> checkouts_with_open_orders(pqxx::connection& connection
   for (const auto& row : transaction.exec_params(
            "SELECT DISTINCT p.checkout_id FROM payments p JOIN checkouts c ON c.id = p.checkout_id "
            "WHERE p.shard_id = $1 AND (p.status IN ('pending', 'requires_action', 'processing', 'unknown') "
-           "OR c.order_status IN ('payment_pending', 'paid', 'refund_pending'))",
+           "OR c.order_status IN ('payment_pending', 'paid', 'refund_pending') "
+           "OR EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id AND r.status = 'succeeded' "
+           "AND r.release_seats AND NOT r.seats_released))",
            shard))
     ids.push_back(row[0].as<std::string>());
   return ids;

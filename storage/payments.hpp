@@ -82,6 +82,7 @@ struct refund_row {
   std::string status;                        // pending, succeeded, failed
   std::string provider_reference;
   std::string idempotency_key;               // sent to the provider
+  bool seats_released = false;               // release_seats done (the quotas have the seats back)
 };
 
 // One line of the order as the holds store it.
@@ -186,6 +187,9 @@ void finish_refund(pqxx::connection& connection, const fence& where, const refun
 // again.
 void note_refund_reference(pqxx::connection& connection, const std::string& refund_id,
                            const std::string& provider_reference);
+
+// The seats of a succeeded refund's released lines are back with their quotas.
+void mark_seats_released(pqxx::connection& connection, const std::string& refund_id);
 
 // Records a verified webhook event; false when it was seen before (a duplicate).
 bool record_webhook_event(pqxx::connection& connection, const std::string& provider, const std::string& event_id,

@@ -175,6 +175,9 @@ CREATE TABLE refunds (
   reason             text        NOT NULL,
   ticket_type_ids    text[]      NOT NULL DEFAULT '{}',
   release_seats      boolean     NOT NULL DEFAULT false,
+  -- Set once the released lines' seats are back with their quotas (a crash in between is
+  -- finished after the restart).
+  seats_released     boolean     NOT NULL DEFAULT false,
   status             text        NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed')),
   provider_reference text,
   idempotency_key    text        NOT NULL UNIQUE,

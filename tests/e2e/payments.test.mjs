@@ -456,6 +456,10 @@ describe('organizers: refunds, offline payments and routing', () => {
     await waitFor('front seats back on sale', async () =>
       (await psql(suite.databaseUrl, `SELECT held, sold FROM ticket_types WHERE id = '${front.id}'`)).trim() === '0|0');
     assert.equal((await psql(suite.databaseUrl, `SELECT sold FROM ticket_types WHERE id = '${back.id}'`)).trim(), '1');
+    // The release is recorded once the quota has the seats: a crash before it is finished on restart.
+    assert.equal((await psql(suite.databaseUrl,
+      `SELECT string_agg(release_seats::text || '/' || seats_released::text, ',' ORDER BY created_at) FROM refunds r
+         JOIN payments p ON p.id = r.payment_id WHERE p.checkout_id = '${checkout.id}'`)).trim(), 'false/false,true/true');
     const charged = await sandboxPayments(suite, checkout.id);
     assert.equal(charged[0].amount_refunded, total);
     assertProblem(assert, await refund(checkout.id, {}), 409, 'not-refundable');
