@@ -458,7 +458,7 @@ describe('organizers: refunds, offline payments and routing', () => {
     assert.equal((await psql(suite.databaseUrl, `SELECT sold FROM ticket_types WHERE id = '${back.id}'`)).trim(), '1');
     // The release is recorded once the quota has the seats: a crash before it is finished on restart.
     assert.equal((await psql(suite.databaseUrl,
-      `SELECT string_agg(release_seats::text || '/' || seats_released::text, ',' ORDER BY created_at) FROM refunds r
+      `SELECT string_agg(release_seats::text || '/' || seats_released::text, ',' ORDER BY r.created_at) FROM refunds r
          JOIN payments p ON p.id = r.payment_id WHERE p.checkout_id = '${checkout.id}'`)).trim(), 'false/false,true/true');
     const charged = await sandboxPayments(suite, checkout.id);
     assert.equal(charged[0].amount_refunded, total);
