@@ -582,7 +582,6 @@ void captured(payment_actor* self, const storage::payment_attempt_row& attempt, 
 void handle_outcome(payment_actor* self, storage::payment_attempt_row attempt, const provider_result& result) {
   auto& state = self->state;
   auto* payment = live_payment(state);
-  const auto& limits = state.shared->payments;
   switch (result.outcome) {
     case provider_outcome::succeeded: return captured(self, attempt, result);
     case provider_outcome::declined: return end_unpaid(self, attempt_with(attempt, "declined", result), "declined", result);
@@ -620,17 +619,16 @@ void handle_outcome(payment_actor* self, storage::payment_attempt_row attempt, c
       });
     }
   }
-  (void)limits;
 }
 
 // --- fulfilment: seats sold, tickets signed ----------------------------------------------------
 
-std::string random_id(payment_state& state, const char* prefix) {
+// An unguessable id: 22 characters from the system's random device (about 113 bits).
+std::string random_id(const char* prefix) {
   static constexpr char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
   std::string id = prefix;
   std::random_device device;
   for (int i = 0; i < 22; ++i) id += alphabet[device() % 36];
-  (void)state;
   return id;
 }
 
@@ -646,7 +644,7 @@ void issue(payment_actor* self, std::int32_t retry) {
   auto valid_until = state.order.event_ends_at_ms + admission_after_end_ms;
   for (const auto& line : state.order.lines)
     for (std::int32_t seq = 1; seq <= line.quantity; ++seq)
-      drafts->push_back({random_id(state, "tkt_"), line.ticket_type_id, seq, payment->holder_name,
+      drafts->push_back({random_id("tkt_"), line.ticket_type_id, seq, payment->holder_name,
                          line.unit_price_minor - line.discount_per_ticket_minor, payment->currency, valid_from,
                          valid_until, ""});
   auto generated = payments::generate_ticket_key_pair();
@@ -655,7 +653,7 @@ void issue(payment_actor* self, std::int32_t retry) {
     return later(self, backoff(self, retry), [self, retry] { issue(self, retry + 1); });
   }
   storage::ticket_key_row fresh;
-  fresh.key_id = random_id(state, "tk_");
+  fresh.key_id = random_id("tk_");
   auto seed = generated->private_key.bytes();
   auto public_bytes = generated->public_key.bytes();
   fresh.private_key.assign(seed.begin(), seed.end());
@@ -1090,7 +1088,7 @@ void refund_order(payment_actor* self, refund_order_request request, caf::typed_
   for (const auto& id : request.ticket_type_ids)
     if (std::none_of(state.order.lines.begin(), state.order.lines.end(), [&](auto& line) { return line.ticket_type_id == id; }))
       return refuse(inventory_errc::unknown_ticket_type);
-  auto id = request.idempotency_key.empty() ? random_id(state, "rf_")
+  auto id = request.idempotency_key.empty() ? random_id("rf_")
                                             : refund_id_of(state.checkout_id, "key:" + request.idempotency_key);
   // A repeated key is answered from the refund it made, whatever happened since.
   for (const auto& earlier : state.order.refunds)
@@ -1352,7 +1350,7 @@ void pay(payment_actor* self, pay_request request, caf::typed_response_promise<p
               return fail(caf::make_error(inventory_errc::payment_method_unavailable));
             }
             storage::payment_row payment;
-            payment.id = random_id(state, "pay_");
+            payment.id = random_id("pay_");
             payment.checkout_id = state.checkout_id;
             payment.event_id = state.order.event_id;
             payment.workspace_id = state.order.workspace_id;
