@@ -3,6 +3,7 @@
 #include <pqxx/pqxx>
 
 #include <cstdio>
+#include <initializer_list>
 #include <iostream>
 #include <random>
 #include <stdexcept>
@@ -27,6 +28,15 @@ std::string random_name() {
   char digits[17];
   std::snprintf(digits, sizeof digits, "%016llx", static_cast<unsigned long long>(draw(source)));
   return std::string{"bench_"} + digits;
+}
+
+// Both checks start from the ticket type's own counts, which the holds triggers maintain.
+constexpr const char* ticket_type_counts_sql = "SELECT capacity, held, sold FROM ticket_types WHERE id = $1";
+
+// Reads a row of counts into `fields`, the first column into the first field and so on.
+void read_counts(const pqxx::row& row, std::initializer_list<std::int64_t*> fields) {
+  pqxx::row::size_type column = 0;
+  for (auto* field : fields) *field = row[column++].as<std::int64_t>();
 }
 
 }  // namespace
@@ -56,21 +66,16 @@ inventory_check bench_database::check(const std::string& ticket_type_id) const {
   pqxx::connection connection{conninfo_};
   pqxx::read_transaction transaction{connection};
   inventory_check check;
-  auto type = transaction.exec_params1("SELECT capacity, held, sold FROM ticket_types WHERE id = $1", ticket_type_id);
-  check.capacity = type[0].as<std::int64_t>();
-  check.held = type[1].as<std::int64_t>();
-  check.sold = type[2].as<std::int64_t>();
-  auto holds = transaction.exec_params1(
-      "SELECT count(*), coalesce(sum(quantity), 0) FROM holds WHERE ticket_type_id = $1 AND status = 'held'",
-      ticket_type_id);
-  check.held_holds = holds[0].as<std::int64_t>();
-  check.held_quantity = holds[1].as<std::int64_t>();
-  auto batches = transaction.exec_params1(
-      "SELECT count(*), coalesce(max(size), 0) FROM (SELECT count(*) AS size FROM holds WHERE ticket_type_id = $1 "
-      "GROUP BY created_at) per_transaction",
-      ticket_type_id);
-  check.hold_transactions = batches[0].as<std::int64_t>();
-  check.largest_hold_transaction = batches[1].as<std::int64_t>();
+  read_counts(transaction.exec_params1(ticket_type_counts_sql, ticket_type_id),
+              {&check.capacity, &check.held, &check.sold});
+  read_counts(transaction.exec_params1(
+                  "SELECT count(*), coalesce(sum(quantity), 0) FROM holds WHERE ticket_type_id = $1 AND status = 'held'",
+                  ticket_type_id),
+              {&check.held_holds, &check.held_quantity});
+  read_counts(transaction.exec_params1("SELECT count(*), coalesce(max(size), 0) FROM (SELECT count(*) AS size FROM "
+                                       "holds WHERE ticket_type_id = $1 GROUP BY created_at) per_transaction",
+                                       ticket_type_id),
+              {&check.hold_transactions, &check.largest_hold_transaction});
   return check;
 }
 
@@ -79,24 +84,19 @@ purchase_check bench_database::check_purchases(const std::string& ticket_type_id
   pqxx::read_transaction transaction{connection};
   purchase_check check;
   auto count = [&transaction](const std::string& sql) { return transaction.exec1(sql)[0].as<std::int64_t>(); };
-  auto type = transaction.exec_params1("SELECT capacity, held, sold FROM ticket_types WHERE id = $1", ticket_type_id);
-  check.capacity = type[0].as<std::int64_t>();
-  check.held = type[1].as<std::int64_t>();
-  check.sold = type[2].as<std::int64_t>();
-  auto holds = transaction.exec_params1(
-      "SELECT count(*) FILTER (WHERE status = 'sold'), coalesce(sum(quantity) FILTER (WHERE status = 'sold'), 0), "
-      "coalesce(sum(quantity) FILTER (WHERE status = 'held'), 0) FROM holds WHERE ticket_type_id = $1",
-      ticket_type_id);
-  check.sold_holds = holds[0].as<std::int64_t>();
-  check.sold_quantity = holds[1].as<std::int64_t>();
-  check.held_quantity = holds[2].as<std::int64_t>();
-  auto payments = transaction.exec1(
-      "SELECT count(*), count(*) FILTER (WHERE status = 'succeeded'), coalesce(sum(captured_minor), 0), "
-      "count(*) FILTER (WHERE status IN ('pending', 'requires_action', 'processing', 'unknown')) FROM payments");
-  check.payments = payments[0].as<std::int64_t>();
-  check.succeeded_payments = payments[1].as<std::int64_t>();
-  check.captured_minor = payments[2].as<std::int64_t>();
-  check.unsettled_payments = payments[3].as<std::int64_t>();
+  read_counts(transaction.exec_params1(ticket_type_counts_sql, ticket_type_id),
+              {&check.capacity, &check.held, &check.sold});
+  read_counts(transaction.exec_params1(
+                  "SELECT count(*) FILTER (WHERE status = 'sold'), coalesce(sum(quantity) FILTER (WHERE status = "
+                  "'sold'), 0), coalesce(sum(quantity) FILTER (WHERE status = 'held'), 0) FROM holds "
+                  "WHERE ticket_type_id = $1",
+                  ticket_type_id),
+              {&check.sold_holds, &check.sold_quantity, &check.held_quantity});
+  read_counts(transaction.exec1(
+                  "SELECT count(*), count(*) FILTER (WHERE status = 'succeeded'), coalesce(sum(captured_minor), 0), "
+                  "count(*) FILTER (WHERE status IN ('pending', 'requires_action', 'processing', 'unknown')) "
+                  "FROM payments"),
+              {&check.payments, &check.succeeded_payments, &check.captured_minor, &check.unsettled_payments});
   check.attempts = count("SELECT count(*) FROM payment_attempts");
   for (const auto& row : transaction.exec("SELECT provider || ' ' || status, count(*) FROM payment_attempts GROUP BY 1"))
     check.attempts_by_status[row[0].as<std::string>()] = row[1].as<std::int64_t>();
@@ -122,10 +122,8 @@ purchase_check bench_database::check_purchases(const std::string& ticket_type_id
   check.tickets_without_capture = count(
       "SELECT count(*) FROM tickets t WHERE NOT EXISTS (SELECT 1 FROM payments p WHERE p.checkout_id = t.checkout_id "
       "AND p.status = 'succeeded')");
-  auto refunds = transaction.exec1(
-      "SELECT count(*), coalesce(sum(amount_minor), 0) FROM refunds WHERE status = 'succeeded'");
-  check.refunds_succeeded = refunds[0].as<std::int64_t>();
-  check.refunded_minor = refunds[1].as<std::int64_t>();
+  read_counts(transaction.exec1("SELECT count(*), coalesce(sum(amount_minor), 0) FROM refunds WHERE status = 'succeeded'"),
+              {&check.refunds_succeeded, &check.refunded_minor});
   check.webhook_events = count("SELECT count(*) FROM webhook_events");
   return check;
 }

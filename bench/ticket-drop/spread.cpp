@@ -15,17 +15,15 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "bench/ticket-drop/error_counts.hpp"
+#include "bench/ticket-drop/generator_clock.hpp"
+
 namespace eventstripe::bench {
 namespace {
 
 // Every child has reported ready before the start is set; this margin lets the last "go" reach
 // its child before the first request is due.
 constexpr std::int64_t start_margin_ns = 50'000'000;
-
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 struct child {
   pid_t pid = -1;
@@ -66,7 +64,7 @@ void merge_error_line(const std::string& line, std::map<std::string, std::size_t
     std::string name;
     std::getline(kind >> std::ws, name);
     kinds[name] += count;
-  } else if (line.starts_with("sample ") && samples.size() < 5) {
+  } else if (line.starts_with("sample ") && samples.size() < error_samples_max) {
     samples.push_back(line.substr(7));
   }
 }
@@ -231,45 +229,47 @@ void spread(std::size_t processes, const child_work& work, const std::function<v
   if (!failure.empty()) throw std::runtime_error(failure);
 }
 
-}  // namespace
-
-drop_result run_spread_drop(const drop_plan& plan, std::size_t processes) {
-  processes = std::clamp<std::size_t>(processes, 1, std::max<std::size_t>(1, plan.requests));
-  auto work = [&plan, processes](std::size_t k, std::function<std::int64_t()> start_at, const std::string& path) {
-    drop_plan mine = plan;
-    mine.requests = share(plan.requests, k, processes);
-    mine.connections = std::max<std::size_t>(1, share(plan.connections, k, processes));
+// Runs `generate` (run_drop or run_purchases) in `processes` children, child k on its share of
+// `plan`'s `count` requests or buyers: `narrow` sets its count (and its connections), and its
+// requests are the drop's k, k + P, k + 2P, … on the common start. Merges the children's results.
+template <typename plan_type, typename result_type>
+result_type spread_open_loop(const plan_type& plan, std::size_t count, std::size_t processes,
+                             const std::function<void(plan_type& mine, std::size_t k)>& narrow,
+                             result_type (*generate)(const plan_type&)) {
+  auto work = [&](std::size_t k, std::function<std::int64_t()> start_at, const std::string& path) {
+    plan_type mine = plan;
+    narrow(mine, k);
     mine.offset = k;
     mine.stride = processes;
-    mine.total = plan.requests;
+    mine.total = count;
     mine.on_fire_start = [] {};
     mine.on_fire_end = [] {};
     mine.start_at = std::move(start_at);
-    write_result(path, run_drop(mine));
+    write_result(path, generate(mine));
   };
-  drop_result merged;
+  result_type merged;
   spread(processes, work, plan.on_fire_start, plan.on_fire_end,
          [&merged](const std::string& path) { merge_result(path, merged); });
   return merged;
 }
 
+}  // namespace
+
+drop_result run_spread_drop(const drop_plan& plan, std::size_t processes) {
+  processes = std::clamp<std::size_t>(processes, 1, std::max<std::size_t>(1, plan.requests));
+  auto narrow = [&plan, processes](drop_plan& mine, std::size_t k) {
+    mine.requests = share(plan.requests, k, processes);
+    mine.connections = std::max<std::size_t>(1, share(plan.connections, k, processes));
+  };
+  return spread_open_loop<drop_plan, drop_result>(plan, plan.requests, processes, narrow, run_drop);
+}
+
 purchase_result run_spread_purchases(const purchase_plan& plan, std::size_t processes) {
   processes = std::clamp<std::size_t>(processes, 1, std::max<std::size_t>(1, plan.buyers));
-  auto work = [&plan, processes](std::size_t k, std::function<std::int64_t()> start_at, const std::string& path) {
-    purchase_plan mine = plan;
+  auto narrow = [&plan, processes](purchase_plan& mine, std::size_t k) {
     mine.buyers = share(plan.buyers, k, processes);
-    mine.offset = k;
-    mine.stride = processes;
-    mine.total = plan.buyers;
-    mine.on_fire_start = [] {};
-    mine.on_fire_end = [] {};
-    mine.start_at = std::move(start_at);
-    write_result(path, run_purchases(mine));
   };
-  purchase_result merged;
-  spread(processes, work, plan.on_fire_start, plan.on_fire_end,
-         [&merged](const std::string& path) { merge_result(path, merged); });
-  return merged;
+  return spread_open_loop<purchase_plan, purchase_result>(plan, plan.buyers, processes, narrow, run_purchases);
 }
 
 }  // namespace eventstripe::bench
