@@ -66,6 +66,14 @@ struct payment_state {
   bool preparing = false;
   std::vector<caf::typed_response_promise<payment_answer>> refund_waiting;  // organizers' refund requests
   std::int32_t refund_polls = 0;  // times a pending refund was asked about
+  // Adyen notifications (the only statement of an Adyen outcome) that arrived while a step ran:
+  // kept until the actor looks at the attempt or refund they name, never dropped.
+  struct notification {
+    std::string provider, reference, merchant_reference, type;
+    bool success = false;
+  };
+  std::vector<notification> notifications;
+  std::uint64_t recheck_generation = 0;  // the live 3-D Secure recheck timer
   std::uint64_t answer_generation = 0;
   caf::actor_clock::time_point pay_arrived_at{};  // a payment is being started: new pay requests wait in `deferred`
   std::vector<std::pair<pay_request, caf::typed_response_promise<payment_answer>>> deferred;
@@ -530,9 +538,13 @@ void wait_for_buyer(payment_actor* self, const storage::payment_attempt_row& att
     tell_checkout(self, "payment_pending", "requires_action");
     answer_waiting(self);
     if (std::exchange(self->state.hinted, false)) return resume(self);
-    later(self, self->state.shared->payments.action_recheck_ms, [self] {
+    // One recheck timer at a time: an earlier one that comes due does nothing.
+    auto generation = ++self->state.recheck_generation;
+    later(self, self->state.shared->payments.action_recheck_ms, [self, generation] {
       auto* payment = live_payment(self->state);
-      if (payment && payment->status == "requires_action" && !self->state.busy) resume(self);
+      if (generation == self->state.recheck_generation && payment && payment->status == "requires_action" &&
+          !self->state.busy)
+        resume(self);
     });
   });
 }
@@ -579,9 +591,74 @@ void captured(payment_actor* self, const storage::payment_attempt_row& attempt, 
   });
 }
 
+// Adyen has no endpoint to read a payment: its HMAC-signed notifications are where the outcome of
+// a payment that went to the buyer (3-D Secure, a redirect) or stayed pending is stated, so an
+// AUTHORISATION notification for the live attempt settles it, and a REFUND one the refund its
+// merchant reference names. (Stripe's webhooks stay hints: its payment is read again.) A
+// notification that arrives while a step runs is queued and applied when the actor next looks.
+
+// The queued AUTHORISATION verdict for `attempt`, if any (removed from the queue). It must name
+// the attempt's pspReference, or, for an attempt the provider gave none, the checkout and no
+// pspReference of an earlier attempt (a late verdict on an older payment).
+std::optional<payment_state::notification> authorisation_for(payment_state& state,
+                                                             const storage::payment_attempt_row& attempt) {
+  for (auto it = state.notifications.begin(); it != state.notifications.end(); ++it) {
+    if (it->type != "AUTHORISATION" || it->provider != attempt.provider) continue;
+    bool named = attempt.reference.empty() ? it->merchant_reference == state.checkout_id
+                                           : it->reference == attempt.reference;
+    for (const auto& payment : state.order.payments)
+      for (const auto& earlier : payment.attempts)
+        if (earlier.attempt != attempt.attempt && earlier.reference == it->reference) named = false;
+    if (!named) continue;
+    auto found = *it;
+    state.notifications.erase(it);
+    return found;
+  }
+  return std::nullopt;
+}
+
+std::optional<payment_state::notification> refund_verdict_for(payment_state& state, const storage::refund_row& refund) {
+  for (auto it = state.notifications.begin(); it != state.notifications.end(); ++it)
+    if (it->type == "REFUND" && it->merchant_reference == refund.id) {
+      auto found = *it;
+      state.notifications.erase(it);
+      return found;
+    }
+  return std::nullopt;
+}
+
+// Settles the live attempt from a queued AUTHORISATION verdict; true when one applied.
+bool settle_from_notification(payment_actor* self, const storage::payment_attempt_row& attempt) {
+  auto& state = self->state;
+  auto* payment = live_payment(state);
+  bool open = payment->status == "requires_action" || payment->status == "processing" ||
+              payment->status == "unknown" || payment->status == "pending";
+  if (!open) return false;
+  auto verdict = authorisation_for(state, attempt);
+  if (!verdict) return false;
+  state.busy = true;
+  provider_result result;
+  result.reference = verdict->reference;
+  if (verdict->success) {
+    result.outcome = provider_outcome::succeeded;
+    result.amount_minor = payment->amount_minor;
+    result.message = "AUTHORISATION notification";
+    captured(self, attempt, result);
+  } else {
+    result.outcome = provider_outcome::declined;
+    result.message = "AUTHORISATION notification: refused";
+    end_unpaid(self, attempt_with(attempt, "declined", result), "declined", result);
+  }
+  return true;
+}
+
 void handle_outcome(payment_actor* self, storage::payment_attempt_row attempt, const provider_result& result) {
   auto& state = self->state;
   auto* payment = live_payment(state);
+  // An Adyen answer that is not final (a replay of the first answer) yields to a signed verdict.
+  bool final = result.outcome == provider_outcome::succeeded || result.outcome == provider_outcome::declined;
+  if (!final && !result.reference.empty() && attempt.reference.empty()) attempt.reference = result.reference;
+  if (!final && settle_from_notification(self, attempt)) return;
   switch (result.outcome) {
     case provider_outcome::succeeded: return captured(self, attempt, result);
     case provider_outcome::declined: return end_unpaid(self, attempt_with(attempt, "declined", result), "declined", result);
@@ -593,8 +670,12 @@ void handle_outcome(payment_actor* self, storage::payment_attempt_row attempt, c
     case provider_outcome::requires_action: {
       // A buyer who left the 3-D Secure step for twice as long as a hold lasts has abandoned it
       // (the first hold time is theirs; the second lets a late payment still find a seat).
+      // Only where a cancel's answer is final (Stripe): Adyen answers a cancel "received" and
+      // states the outcome later, so its abandoned payments wait for their notification.
       auto age = state.shared->now_ms(self->clock()) - payment->created_at_ms;
-      if (age > 2 * state.shared->limits.hold_ttl_ms.count()) return abandon(self, attempt, result);
+      auto provider = provider_named(state, attempt.provider);
+      if (age > 2 * state.shared->limits.hold_ttl_ms.count() && provider && provider->kind() == "stripe")
+        return abandon(self, attempt, result);
       return wait_for_buyer(self, attempt, result);
     }
     case provider_outcome::processing:
@@ -930,6 +1011,13 @@ void finish_refund(payment_actor* self, storage::refund_row refund, refund_resul
   }
   // A refund call that never reached the provider decided nothing: ask again.
   if (result.outcome == refund_outcome::failed && result.http_status == 0) result.outcome = refund_outcome::unknown;
+  // Adyen states a refund's outcome only in its signed REFUND notification (naming our refund).
+  if (result.outcome == refund_outcome::pending || result.outcome == refund_outcome::unknown)
+    if (auto verdict = refund_verdict_for(state, refund)) {
+      result.outcome = verdict->success ? refund_outcome::succeeded : refund_outcome::failed;
+      result.http_status = 200;
+      result.message = "REFUND notification";
+    }
   if (result.outcome == refund_outcome::pending || result.outcome == refund_outcome::unknown) {
     state.busy = false;
     answer_refund_waiting(self);
@@ -1140,51 +1228,6 @@ void mark_paid(payment_actor* self, const std::string& workspace_id, caf::typed_
   captured(self, payment->attempts.back(), result);
 }
 
-// Adyen has no endpoint to read a payment: its HMAC-signed notifications are where the outcome of
-// a payment that went to the buyer (3-D Secure, a redirect) or stayed pending is stated, so an
-// AUTHORISATION notification for the live attempt settles it, and a REFUND one a pending refund.
-// (Stripe's webhooks stay hints: its payment is read again.) True when the notification decided.
-bool settle_from_notification(payment_actor* self, const std::string& provider_name, const std::string& reference,
-                              const std::string& type, bool success) {
-  auto& state = self->state;
-  auto* payment = live_payment(state);
-  auto provider = provider_named(state, provider_name);
-  if (!payment || !provider || provider->kind() != "adyen" || payment->attempts.empty()) return false;
-  const auto& attempt = payment->attempts.back();
-  if (attempt.provider != provider_name) return false;
-  if (type == "AUTHORISATION") {
-    bool open = payment->status == "requires_action" || payment->status == "processing" || payment->status == "unknown";
-    if (!open || (!attempt.reference.empty() && attempt.reference != reference)) return false;
-    state.busy = true;
-    provider_result result;
-    result.reference = reference;
-    if (success) {
-      result.outcome = provider_outcome::succeeded;
-      result.amount_minor = payment->amount_minor;
-      result.message = "AUTHORISATION notification";
-      captured(self, attempt, result);
-    } else {
-      result.outcome = provider_outcome::declined;
-      result.message = "AUTHORISATION notification: refused";
-      end_unpaid(self, attempt_with(attempt, "declined", result), "declined", result);
-    }
-    return true;
-  }
-  if (type == "REFUND" && payment->status == "succeeded" && reference == payment->provider_reference) {
-    for (const auto& refund : state.order.refunds)
-      if (refund.status == "pending") {
-        state.busy = true;
-        refund_result result;
-        result.outcome = success ? refund_outcome::succeeded : refund_outcome::failed;
-        result.http_status = 200;  // a verdict, not a call that never arrived
-        result.message = "REFUND notification";
-        finish_refund(self, refund, result);
-        return true;
-      }
-  }
-  return false;
-}
-
 // --- activation -----------------------------------------------------------------------------------
 
 // The route of the live payment: the workspace's rule for its method, currency and country,
@@ -1245,7 +1288,10 @@ void resume(payment_actor* self) {
     for (const auto& refund : state.order.refunds)
       if (refund.status == "succeeded" && refund.release_seats && !refund.seats_released) {
         state.busy = true;
-        return release_refunded_seats(self, refund, [self] { self->state.busy = false; });
+        return release_refunded_seats(self, refund, [self] {
+          self->state.busy = false;
+          resume(self);  // other refunds, a paid order, a hint that came meanwhile
+        });
       }
     if (state.order.order_status == "paid") fulfil(self);
     return;
@@ -1442,18 +1488,19 @@ caf::behavior running(payment_actor* self) {
         return answer_of(self->state, false);
       },
       [self](hint_atom, const std::string& provider, const std::string& reference, const std::string& type,
-             bool success) {
+             bool success, const std::string& merchant_reference) {
         touch(self);
         auto& state = self->state;
-        auto* payment = live_payment(state);
         log::info("payment hint", {{"checkout.id", state.checkout_id}, {"provider", provider}, {"reference", reference},
                                    {"event.type", type}});
-        if (!payment) return;
+        auto named = provider_named(state, provider);
+        if (named && named->kind() == "adyen" && (type == "AUTHORISATION" || type == "REFUND"))
+          state.notifications.push_back({provider, reference, merchant_reference, type, success});
+        if (!live_payment(state)) return;
         if (state.busy) {
           state.hinted = true;
           return;
         }
-        if (settle_from_notification(self, provider, reference, type, success)) return;
         resume(self);
       },
       [self](resume_atom) { resume(self); },

@@ -256,7 +256,8 @@ void webhook(const payment_routes_context& context, http_request& request, respo
       auto region = directory->region_for(*checkout);
       if (region)
         caf::anon_send(region, actors::deliver_atom::value, entity_kind::payment, *checkout,
-                       caf::make_message(actors::hint_atom::value, name, hint.reference, hint.type, hint.success));
+                       caf::make_message(actors::hint_atom::value, name, hint.reference, hint.type, hint.success,
+                                         hint.merchant_reference));
     }
     http_response answer{200, check.acknowledgement.empty() ? "application/json" : "text/plain",
                          check.acknowledgement.empty() ? std::string{"{\"received\":true}"} : check.acknowledgement, {}};

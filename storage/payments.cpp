@@ -320,7 +320,8 @@ void finish_refund(pqxx::connection& connection, const fence& where, const refun
   if (!sql::owns_shard(transaction, where.shard, where.epoch, where.node_id))
     throw std::runtime_error("fenced: the shard moved");
   auto moved = transaction.exec_params(
-      "UPDATE refunds SET status = $2, provider_reference = $3, updated_at = now() WHERE id = $1 AND status = 'pending'",
+      "UPDATE refunds SET status = $2, provider_reference = coalesce($3, provider_reference), updated_at = now() "
+      "WHERE id = $1 AND status = 'pending'",
       refund.id, succeeded ? "succeeded" : "failed", nullable(provider_reference));
   if (moved.affected_rows() == 1 && succeeded) {
     transaction.exec_params("UPDATE payments SET refunded_minor = refunded_minor + $2, updated_at = now() WHERE id = $1",

@@ -556,6 +556,12 @@ describe('organizers: refunds, offline payments and routing', () => {
     assert.equal(done.status, 200, done.body);
     assert.equal((await ticketsWhen(suite, secure.checkout.id)).tickets.length, 1);
     assert.equal(captures(await sandboxPayments(suite, secure.checkout.id)), 1);
+    // Adyen answers a refund "received"; its signed REFUND notification, naming our refund, settles it.
+    const pending = expectStatus(await refund(secure.checkout.id, {}), 201, 'adyen refund');
+    assert.equal(pending.refunds[0].status, 'pending');
+    await ticketsWhen(suite, secure.checkout.id, 'refunded');
+    const [refunded] = await sandboxPayments(suite, secure.checkout.id);
+    assert.equal(refunded.amount_refunded, refunded.amount_captured);
     expectStatus(await put({ routes: [] }), 200, 'clear');
   });
 });
