@@ -1144,6 +1144,14 @@ void refund_all(payment_actor* self, std::string reason) {
   auto failed = std::count_if(state.order.refunds.begin(), state.order.refunds.end(), [](const auto& earlier) {
     return earlier.reason == late_payment_refund_reason && earlier.status == "failed";
   });
+  if (failed >= static_cast<std::int64_t>(state.shared->payments.attempts_max)) {
+    // The provider keeps refusing: a person must act. Reconciliation reports the capture without
+    // tickets or refund until then (capture_without_tickets_or_refund).
+    log::error("automatic refund refused repeatedly; left for an operator",
+               {{"checkout.id", state.checkout_id}, {"refunds.failed", static_cast<std::int64_t>(failed)}});
+    state.busy = false;
+    return;
+  }
   refund.id = refund_id_of(state.checkout_id, "all:" + std::to_string(failed));
   refund.payment_id = payment->id;
   refund.amount_minor = payment->captured_minor - payment->refunded_minor;
