@@ -125,7 +125,7 @@ const std::vector<key_spec>& key_table() {
        "how far in the future a signed webhook timestamp may be", 0, 3'600},
       {"payments.action_recheck_ms", &settings::payment_action_recheck_ms, "ms",
        "how often a payment waiting for the buyer's 3-D Secure step is read again without a webhook; "
-       "one still waiting after twice inventory.hold_ttl_ms is cancelled at the provider", 100, 3'600'000},
+       "a Stripe one still waiting after twice inventory.hold_ttl_ms is cancelled at Stripe", 100, 3'600'000},
       {"payments.reconciliation_interval_ms", &settings::reconciliation_interval_ms, "ms",
        "how often the reconciliation job runs (0: only on demand)", 0, 86'400'000},
       {"node.id", &settings::node_id, "name", "this node's name; empty: host name and port"},
