@@ -56,10 +56,10 @@ struct payment_row {
   std::vector<payment_attempt_row> attempts;  // in attempt order
 };
 
-struct ticket_row {
+// A ticket as it is issued: its signed payload covers id, event, type and validity.
+struct new_ticket {
   std::string id;
   std::string ticket_type_id;
-  std::string ticket_type_name;
   std::int32_t seq = 0;
   std::string holder_name;
   std::int64_t unit_price_minor = 0;
@@ -67,6 +67,11 @@ struct ticket_row {
   std::int64_t valid_from_ms = 0;
   std::int64_t valid_until_ms = 0;
   std::string payload;
+};
+
+// A ticket as stored, with what it became since.
+struct ticket_row : new_ticket {
+  std::string ticket_type_name;
   std::string status;  // valid, revoked
   std::optional<std::int64_t> checked_in_at_ms;
 };
@@ -149,17 +154,6 @@ ticket_key_row ticket_key(pqxx::connection& connection, const std::string& event
 // The public half only (for scanners); nullopt when the event has issued no tickets yet.
 std::optional<ticket_key_row> public_ticket_key(pqxx::connection& connection, const std::string& event_id);
 
-struct new_ticket {
-  std::string id;
-  std::string ticket_type_id;
-  std::int32_t seq = 0;
-  std::string holder_name;
-  std::int64_t unit_price_minor = 0;
-  std::string currency;
-  std::int64_t valid_from_ms = 0;
-  std::int64_t valid_until_ms = 0;
-  std::string payload;
-};
 
 // Inserts the tickets (a (checkout, ticket type, seq) that exists already stays as it was) and
 // moves the order from paid to tickets_issued; answers the tickets as stored.

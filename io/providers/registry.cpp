@@ -12,6 +12,16 @@ namespace eventstripe::io::providers {
 
 namespace {
 
+// Builds an adapter; its configuration errors name the account's key prefix.
+template <class Provider, class Settings>
+std::shared_ptr<actors::payment_provider> construct(const char* prefix, Settings settings) {
+  try {
+    return std::make_shared<Provider>(std::move(settings));
+  } catch (const std::invalid_argument& problem) {
+    throw std::invalid_argument(std::string{prefix} + ": " + problem.what());
+  }
+}
+
 std::shared_ptr<actors::payment_provider> make_stripe(const config::settings& values) {
   if (values.stripe_secret_key.empty()) {
     throw std::invalid_argument("payments.stripe.secret_key is required when payments.stripe.api_base is set");
@@ -24,11 +34,7 @@ std::shared_ptr<actors::payment_provider> make_stripe(const config::settings& va
   settings.timeout_ms = values.provider_timeout_ms;
   settings.webhook_tolerance_s = std::chrono::seconds{values.webhook_tolerance_s};
   settings.webhook_future_skew_s = std::chrono::seconds{values.webhook_future_skew_s};
-  try {
-    return std::make_shared<stripe_provider>(std::move(settings));
-  } catch (const std::invalid_argument& problem) {
-    throw std::invalid_argument(std::string{"payments.stripe: "} + problem.what());
-  }
+  return construct<stripe_provider>("payments.stripe", std::move(settings));
 }
 
 std::shared_ptr<actors::payment_provider> make_adyen(const config::settings& values) {
@@ -42,11 +48,7 @@ std::shared_ptr<actors::payment_provider> make_adyen(const config::settings& val
   settings.merchant_account = values.adyen_merchant_account;
   settings.ca_file = values.payments_ca_file;
   settings.timeout_ms = values.provider_timeout_ms;
-  try {
-    return std::make_shared<adyen_provider>(std::move(settings));
-  } catch (const std::invalid_argument& problem) {
-    throw std::invalid_argument(std::string{"payments.adyen: "} + problem.what());
-  }
+  return construct<adyen_provider>("payments.adyen", std::move(settings));
 }
 
 }  // namespace
