@@ -10,6 +10,8 @@
 //   purchase       a closed loop of hold → pay → poll the tickets until issued;
 //   purchase-drop  the drop's buyers and schedule; the winners pay at once and wait for their
 //                  tickets on the checkout's WebSocket.
+//   purchase-drop-paced  the same, but each winner pays after a think time (typing its card
+//                  details), so the payments arrive over a realistic checkout time, not at once.
 // After every node run it checks in PostgreSQL that every answer is committed and nothing is
 // oversold (and, for purchases, nothing charged twice and every capture issued as tickets, as
 // many as the sandbox captured); a broken promise fails the run loudly.
@@ -40,6 +42,7 @@
 #include "bench/ticket-drop/sandbox_provider.hpp"
 #include "bench/ticket-drop/scenario.hpp"
 #include "bench/ticket-drop/spread.hpp"
+#include "config/settings.hpp"
 
 namespace {
 
@@ -61,13 +64,18 @@ constexpr std::chrono::milliseconds load_sample_interval_ms{100};
 constexpr std::size_t sequential_read_tables_max = 6;
 // Connections the sandbox's webhook deliveries may open to the node besides the buyers'.
 constexpr std::size_t webhook_connections_spare = 1'024;
+constexpr std::int64_t pay_think_ms_max = 3'600'000;  // as the node's http.idle_timeout_ms at most
+// A paced buyer's connection idles through its think time; the node's idle clock starts when it
+// wrote the hold's answer, a little before the buyer read it, and the buyer's timer may fire
+// late on a loaded machine. The think time must end this much before the node would close.
+constexpr std::chrono::milliseconds idle_timeout_margin_ms{5'000};
 
 struct options {
   std::string binary;
   std::string database_url;
   int rounds = 3;
-  std::vector<std::string> phases = {"baseline",         "sustained",   "drop", "sustained-priced",
-                                     "drop-priced",      "purchase",    "purchase-drop"};
+  std::vector<std::string> phases = {"baseline",    "sustained", "drop",          "sustained-priced",
+                                     "drop-priced", "purchase",  "purchase-drop", "purchase-drop-paced"};
   int baseline_s = 10;
   int baseline_clients = 64;
   std::int64_t sustained_ms = 10'000;
@@ -83,6 +91,8 @@ struct options {
   std::size_t purchase_connections = 64;
   std::int64_t poll_interval_ms = 20;
   tickets_wait purchase_drop_wait = tickets_wait::websocket;
+  std::int64_t pay_think_min_ms = 5'000;
+  std::int64_t pay_think_max_ms = 30'000;
   std::string sandbox_script = "sandbox/server.mjs";
   std::string node_js = "node";
   std::int64_t settle_timeout_s = 120;
@@ -98,8 +108,9 @@ const char* usage_text =
     "  --database-url URL          a PostgreSQL server; throw-away databases bench_<random> are created on it\n"
     "  --rounds N                  rounds of every phase; the median is reported (default 3)\n"
     "  --phases LIST               comma-separated, in this order (default baseline,sustained,drop,\n"
-    "                              sustained-priced,drop-priced,purchase,purchase-drop; the priced ones: two tiers\n"
-    "                              and a promo code for half the buyers; purchase: hold, pay, tickets)\n"
+    "                              sustained-priced,drop-priced,purchase,purchase-drop,purchase-drop-paced; the\n"
+    "                              priced ones: two tiers and a promo code for half the buyers; purchase: hold, pay,\n"
+    "                              tickets; paced: the drop's winners pay after a think time)\n"
     "  --baseline-s N              pgbench -T (default 10)\n"
     "  --baseline-clients N        pgbench -c (default 64; -j 2)\n"
     "  --sustained-ms N            length of the sustained closed loop (default 10000)\n"
@@ -114,6 +125,8 @@ const char* usage_text =
     "  --purchase-connections N    its keep-alive connections, one purchase at a time each (default 64)\n"
     "  --poll-interval-ms N        pause between two GET .../tickets of one buyer (default 20)\n"
     "  --purchase-drop-wait HOW    websocket (default) or poll: how the drop's winners wait for their tickets\n"
+    "  --pay-think-ms MIN-MAX      purchase-drop-paced: each winner pays after a think time drawn uniformly from\n"
+    "                              this range, the same per buyer every round (default 5000-30000)\n"
     "  --sandbox PATH              the sandbox provider's server.mjs (default sandbox/server.mjs)\n"
     "  --node-js PATH              the Node.js that runs it (default node, from PATH)\n"
     "  --settle-timeout-s N        after a purchase phase, wait this long at most for every order and webhook\n"
@@ -142,10 +155,36 @@ std::vector<std::string> split_phases(const std::string& text) {
   std::stringstream stream{text};
   for (std::string item; std::getline(stream, item, ',');)
     if (item != "baseline" && item != "sustained" && item != "drop" && item != "sustained-priced" &&
-        item != "drop-priced" && item != "purchase" && item != "purchase-drop")
+        item != "drop-priced" && item != "purchase" && item != "purchase-drop" && item != "purchase-drop-paced")
       usage_error("--phases: unknown phase '" + item + "'");
     else items.push_back(item);
   return items;
+}
+
+// MIN-MAX in ms, e.g. 5000-30000.
+void parse_think_range(options& chosen, const std::string& value) {
+  auto dash = value.find('-');
+  if (dash == std::string::npos)
+    usage_error("--pay-think-ms expects MIN-MAX in ms, e.g. 5000-30000, got '" + value + "'");
+  chosen.pay_think_min_ms = number("--pay-think-ms MIN", value.substr(0, dash), 0, pay_think_ms_max);
+  chosen.pay_think_max_ms = number("--pay-think-ms MAX", value.substr(dash + 1), 0, pay_think_ms_max);
+  if (chosen.pay_think_min_ms > chosen.pay_think_max_ms)
+    usage_error("--pay-think-ms: MIN is above MAX in '" + value + "'");
+}
+
+// The node's http.idle_timeout_ms as the bench starts it: its default, or the last
+// --node-flag=--http.idle_timeout_ms=N.
+std::chrono::milliseconds node_idle_timeout(const options& chosen) {
+  const std::string prefix = "--http.idle_timeout_ms=";
+  auto timeout = eventstripe::config::settings{}.http_idle_timeout_ms;
+  for (const auto& flag : chosen.node_flags) {
+    if (!flag.starts_with(prefix)) continue;
+    // Not a whole number: the node refuses it and the run fails as it starts.
+    std::int64_t value = 0;
+    auto [end, failure] = std::from_chars(flag.data() + prefix.size(), flag.data() + flag.size(), value);
+    if (failure == std::errc{} && end == flag.data() + flag.size()) timeout = std::chrono::milliseconds{value};
+  }
+  return timeout;
 }
 
 void apply(options& chosen, const std::string& flag, const std::string& value) {
@@ -173,6 +212,7 @@ void apply(options& chosen, const std::string& flag, const std::string& value) {
   else if (flag == "--purchase-drop-wait" && (value == "websocket" || value == "poll"))
     chosen.purchase_drop_wait = value == "poll" ? tickets_wait::poll : tickets_wait::websocket;
   else if (flag == "--purchase-drop-wait") usage_error("--purchase-drop-wait expects websocket or poll");
+  else if (flag == "--pay-think-ms") parse_think_range(chosen, value);
   else if (flag == "--sandbox") chosen.sandbox_script = value;
   else if (flag == "--node-js") chosen.node_js = value;
   else if (flag == "--settle-timeout-s") chosen.settle_timeout_s = number(flag, value, 1, 3'600);
@@ -210,6 +250,16 @@ options parse(int argc, char** argv) {
                 std::to_string(connections_per_process_max) + " connections per process; raise --drop-processes");
   bool buys = std::any_of(chosen.phases.begin(), chosen.phases.end(),
                           [](const std::string& phase) { return phase.starts_with("purchase"); });
+  // A paced buyer keeps its connection open and idle while it thinks (the simplest faithful
+  // choice while the node keeps idle connections longer than a buyer types): should the node
+  // close it, the buyer would have to reconnect, which the generator does not do.
+  bool paced = std::find(chosen.phases.begin(), chosen.phases.end(), "purchase-drop-paced") != chosen.phases.end();
+  auto idle_timeout = node_idle_timeout(chosen);
+  if (paced && std::chrono::milliseconds{chosen.pay_think_max_ms} + idle_timeout_margin_ms > idle_timeout)
+    usage_error("--pay-think-ms: a buyer may think " + std::to_string(chosen.pay_think_max_ms) +
+                " ms, but the node closes an idle connection after " + std::to_string(idle_timeout.count()) +
+                " ms (http.idle_timeout_ms); keep the think time " + std::to_string(idle_timeout_margin_ms.count()) +
+                " ms shorter, or raise it with --node-flag=--http.idle_timeout_ms=N");
   if (buys && !std::filesystem::exists(chosen.sandbox_script))
     usage_error("--sandbox: no such file " + chosen.sandbox_script + " (the purchase phases run the sandbox provider)");
   if (buys) chosen.sandbox_script = std::filesystem::absolute(chosen.sandbox_script).string();
@@ -264,7 +314,10 @@ void print_machine(std::ostream& out, const options& chosen, const std::string& 
       << chosen.purchase_ms << " ms; purchase-drop: the drop's buyers and schedule, the winners pay at once and wait "
          "for their tickets "
       << (chosen.purchase_drop_wait == tickets_wait::websocket ? "on the checkout's WebSocket" : "by polling")
-      << "; a fresh sandbox provider (" << chosen.sandbox_script << ") per node, webhooks to the node\n"
+      << "; purchase-drop-paced: the same, each winner pays after a think time drawn uniformly from "
+      << chosen.pay_think_min_ms << "-" << chosen.pay_think_max_ms
+      << " ms (per buyer; its connection idle meanwhile); a fresh sandbox provider (" << chosen.sandbox_script
+      << ") per node, webhooks to the node\n"
       << "node: database.pool_size " << chosen.pool_size;
   for (const auto& flag : chosen.node_flags) out << " " << flag;
   out << "; " << chosen.rounds << " round(s), medians reported\n";
@@ -486,6 +539,10 @@ purchase_summary run_purchase_once(const options& chosen, const std::string& pha
     plan.window_ms = std::chrono::milliseconds{chosen.drop_window_ms};
     plan.wait = chosen.purchase_drop_wait;
   }
+  if (phase == "purchase-drop-paced") {
+    plan.pay_think_min_ms = std::chrono::milliseconds{chosen.pay_think_min_ms};
+    plan.pay_think_max_ms = std::chrono::milliseconds{chosen.pay_think_max_ms};
+  }
   purchase_observations seen;
   seen.load_average_before = load_average();
   cpu_usage cpu_before, cpu_after;
@@ -512,6 +569,8 @@ purchase_summary run_purchase_once(const options& chosen, const std::string& pha
   seen.sequential_reads = database.sequential_reads(sequential_read_tables_max);
   seen.transactions = database.counts();
   auto run = summarize_purchases(phase, round, result, seen);
+  run.pay_think_min_ms = plan.pay_think_min_ms;
+  run.pay_think_max_ms = plan.pay_think_max_ms;
   auto problems = verify_purchases(run, capacity, closed_loop, closed_loop ? 0 : chosen.drop_buyers, node_exit_code,
                                    sandbox_exit_code);
   if (!problems.empty())
@@ -565,8 +624,8 @@ int main(int argc, char** argv) {
   for (const auto& run : runs) print_run(std::cout, run);
   if (!purchases.empty()) {
     std::cout << "\npurchases (latencies in ms; hold from when due or sent, pay from sending it, tickets from the "
-                 "payment's answer to tickets issued seen; settle: after the measured part until no order was open "
-                 "and no webhook pending):\n";
+                 "payment's answer to tickets issued seen, purchase: hold + pay + tickets, a paced buyer's think time "
+                 "left out; settle: after the measured part until no order was open and no webhook pending):\n";
     print_purchase_header(std::cout);
     for (const auto& run : purchases) print_purchase(std::cout, run);
   }
@@ -583,14 +642,19 @@ int main(int argc, char** argv) {
     print_run(std::cout, *(sustained_priced = representative(found)));
   if (auto found = of_phase(runs, "drop-priced"); !found.empty())
     print_run(std::cout, *(drop_priced = representative(found)));
-  std::optional<purchase_summary> purchase, purchase_drop;
+  std::optional<purchase_summary> purchase, purchase_drop, purchase_drop_paced;
   if (auto found = of_phase(purchases, "purchase"); !found.empty()) purchase = representative(found);
   if (auto found = of_phase(purchases, "purchase-drop"); !found.empty()) purchase_drop = representative(found);
-  if (purchase || purchase_drop) {
+  if (auto found = of_phase(purchases, "purchase-drop-paced"); !found.empty())
+    purchase_drop_paced = representative(found);
+  const purchase_summary* reported_purchases[] = {purchase ? &*purchase : nullptr,
+                                                  purchase_drop ? &*purchase_drop : nullptr,
+                                                  purchase_drop_paced ? &*purchase_drop_paced : nullptr};
+  if (purchase || purchase_drop || purchase_drop_paced) {
     print_purchase_header(std::cout);
-    for (const auto* run : {purchase ? &*purchase : nullptr, purchase_drop ? &*purchase_drop : nullptr})
+    for (const auto* run : reported_purchases)
       if (run) print_purchase(std::cout, *run);
-    for (const auto* run : {purchase ? &*purchase : nullptr, purchase_drop ? &*purchase_drop : nullptr})
+    for (const auto* run : reported_purchases)
       if (run) {
         std::cout << run->phase << " round " << run->round << ":\n";
         print_purchase_details(std::cout, *run);
@@ -600,7 +664,7 @@ int main(int argc, char** argv) {
   print_verdicts(std::cout, baseline ? &*baseline : nullptr, sustained ? &*sustained : nullptr, drop ? &*drop : nullptr);
   print_priced_comparison(std::cout, sustained ? &*sustained : nullptr, drop ? &*drop : nullptr,
                           sustained_priced ? &*sustained_priced : nullptr, drop_priced ? &*drop_priced : nullptr);
-  print_purchase_verdicts(std::cout, purchase ? &*purchase : nullptr, purchase_drop ? &*purchase_drop : nullptr,
+  print_purchase_verdicts(std::cout, reported_purchases[0], reported_purchases[1], reported_purchases[2],
                           sustained ? &*sustained : nullptr, drop ? &*drop : nullptr, chosen.step_p99_ms_max);
   std::cout << "verified after every node run: holds answered = ticket_types.held = held holds rows, 0 errors, "
                "no oversell; after every baseline: transactions = reservations = sold\n";

@@ -22,11 +22,12 @@ constexpr std::size_t websocket_message_size_max_bytes = 1024 * 1024;
 // Any 16 bytes in base64 will do (RFC 6455's example nonce); the bench does not check the accept.
 constexpr const char* websocket_key = "dGhlIHNhbXBsZSBub25jZQ==";
 
-enum class step { hold, pay, tickets, upgrade, push };
+enum class step { hold, think, pay, tickets, upgrade, push };
 
 const char* name_of(step what) {
   switch (what) {
     case step::hold: return "hold";
+    case step::think: return "think time before pay";
     case step::pay: return "pay";
     case step::tickets: return "tickets poll";
     case step::upgrade: return "WebSocket upgrade";
@@ -42,11 +43,30 @@ struct purchase_progress {
   bool buying = false;
   std::size_t buyer = 0;
   std::int64_t purchase_from_ns = 0;
+  std::int64_t hold_answered_ns = 0;
+  std::int64_t think_ns = 0;  // hold answered → pay sent, when the buyer thought: not part of the purchase
   std::int64_t pay_answered_ns = 0;
   std::size_t seats = 1;
   purchase_trace trace;
   std::string websocket_message;  // fragments of the current message
 };
+
+// splitmix64 (Steele, Lea and Flood): a well-mixed 64-bit number from any seed, so that a
+// buyer's think time depends on its index alone, not on the process or the round it runs in.
+std::uint64_t splitmix64(std::uint64_t seed) {
+  auto z = seed + 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// Uniform over [min, max] to the nanosecond (the modulo's bias is below 1e-9 for any span).
+std::int64_t think_time_ns(const purchase_plan& plan, std::size_t buyer) {
+  auto min_ns = std::chrono::nanoseconds{plan.pay_think_min_ms}.count();
+  auto span_ns = std::chrono::nanoseconds{plan.pay_think_max_ms - plan.pay_think_min_ms}.count();
+  if (span_ns <= 0) return min_ns;
+  return min_ns + static_cast<std::int64_t>(splitmix64(buyer) % static_cast<std::uint64_t>(span_ns + 1));
+}
 
 std::string buyer_email(const purchase_plan& plan, std::size_t buyer) {
   return plan.buyer_prefix + std::to_string(buyer) + "@bench.eventstripe.dev";
@@ -108,6 +128,7 @@ class purchase_runner final : public connection_pool::handler {
   void on_readable(std::size_t index) override;
   void on_reply(std::size_t index, const http_reply& reply) override;
   void on_hold(std::size_t index, const http_reply& reply, std::int64_t answered_ns);
+  void pay(std::size_t index);
   void on_pay(std::size_t index, const http_reply& reply, std::int64_t answered_ns);
   void on_tickets(std::size_t index, const http_reply& reply, std::int64_t answered_ns);
   void on_upgrade(std::size_t index, const http_reply& reply);
@@ -124,7 +145,7 @@ class purchase_runner final : public connection_pool::handler {
   connection_pool pool_;
   std::vector<purchase_progress> purchases_;  // by connection
   std::vector<std::int64_t> due_ns_;          // open loop
-  using timer = std::pair<std::int64_t, std::size_t>;  // (when, connection) of a poll
+  using timer = std::pair<std::int64_t, std::size_t>;  // (when, connection) of a poll or of the pay after thinking
   std::priority_queue<timer, std::vector<timer>, std::greater<>> timers_;
   std::size_t next_buyer_ = 0;   // open loop: index into this generator's buyers; closed: purchases started
   std::size_t in_progress_ = 0;  // purchases started and not finished
@@ -157,7 +178,9 @@ purchase_result purchase_runner::run() {
   stop_starting_ns_ = start_ns_ + std::chrono::nanoseconds{plan_.duration_ms}.count();
   if (!closed_loop())
     due_ns_ = due_times_ns(start, plan_.window_ms, plan_.buyers, plan_.offset, plan_.stride, plan_.total);
-  auto deadline = start_ns_ + std::chrono::nanoseconds{plan_.duration_ms + plan_.window_ms + plan_.timeout_s}.count();
+  // The timeout is for answers: the think time comes on top.
+  auto run_time_max = plan_.duration_ms + plan_.window_ms + plan_.pay_think_max_ms + plan_.timeout_s;
+  auto deadline = start_ns_ + std::chrono::nanoseconds{run_time_max}.count();
   launch(start_ns_);
   while (more_to_start(now_ns()) || in_progress_ > 0) {
     auto now = now_ns();
@@ -204,6 +227,8 @@ void purchase_runner::start_purchase(std::size_t index, std::size_t buyer, std::
   purchase.buying = true;
   purchase.buyer = buyer;
   purchase.purchase_from_ns = from_ns;
+  purchase.hold_answered_ns = 0;
+  purchase.think_ns = 0;
   purchase.pay_answered_ns = 0;
   purchase.trace = purchase_trace{};
   purchase.trace.hold_from_us = from_ns / 1'000 + system_offset_us_;
@@ -217,6 +242,10 @@ void purchase_runner::fire_timers(std::int64_t now) {
     timers_.pop();
     auto& purchase = purchases_[index];
     if (pool_.state(index) != link_state::waiting) continue;
+    if (purchase.current == step::think) {
+      pay(index);
+      continue;
+    }
     ++result_.polls;
     send(index, tickets_request(purchase.trace.checkout_id), step::tickets, purchase.pay_answered_ns);
   }
@@ -254,6 +283,7 @@ void purchase_runner::on_reply(std::size_t index, const http_reply& reply) {
     case step::pay: return on_pay(index, reply, answered_ns);
     case step::tickets: return on_tickets(index, reply, answered_ns);
     case step::upgrade: return on_upgrade(index, reply);
+    case step::think:  // nothing was asked: the connection is not busy, so no answer is read
     case step::push: return;
   }
 }
@@ -266,6 +296,7 @@ std::string answer_kind(const char* what, const http_reply& reply) {
 void purchase_runner::on_hold(std::size_t index, const http_reply& reply, std::int64_t answered_ns) {
   auto& purchase = purchases_[index];
   result_.hold_ns.push_back(answered_ns - purchase.step_from_ns);
+  purchase.hold_answered_ns = answered_ns;
   purchase.trace.hold_answered_us = answered_ns / 1'000 + system_offset_us_;
   pool_.set_state(index, link_state::idle);
   if (reply.status == 409 && problem_slug(reply.body) == "sold-out") {
@@ -277,9 +308,23 @@ void purchase_runner::on_hold(std::size_t index, const http_reply& reply, std::i
     return fail(index, answer_kind("hold", reply), reply.body);
   ++result_.holds;
   purchase.trace.checkout_id = body["id"].get<std::string>();
-  purchase.trace.pay_sent_us = system_now_us();
   if (!reply.keep_alive) return fail(index, "hold: the node closed the connection after answering", "");
-  send(index, pay_request(purchase.trace.checkout_id, purchase.buyer), step::pay, now_ns());
+  auto think_ns = think_time_ns(plan_, purchase.buyer);
+  if (think_ns == 0) return pay(index);
+  // The buyer types its card details on the page; its connection waits, open and idle.
+  purchase.current = step::think;
+  pool_.set_state(index, link_state::waiting);
+  timers_.emplace(answered_ns + think_ns, index);
+}
+
+void purchase_runner::pay(std::size_t index) {
+  auto& purchase = purchases_[index];
+  auto sent_ns = now_ns();
+  // The whole purchase leaves out the think time as the buyer had it: drawn, plus however late
+  // the timer fired (so it is exactly hold + pay + tickets).
+  if (purchase.current == step::think) purchase.think_ns = sent_ns - purchase.hold_answered_ns;
+  purchase.trace.pay_sent_us = sent_ns / 1'000 + system_offset_us_;
+  send(index, pay_request(purchase.trace.checkout_id, purchase.buyer), step::pay, sent_ns);
 }
 
 void purchase_runner::on_pay(std::size_t index, const http_reply& reply, std::int64_t answered_ns) {
@@ -403,7 +448,7 @@ void purchase_runner::issued(std::size_t index, std::int64_t seen_ns) {
   auto& purchase = purchases_[index];
   ++result_.issued;
   result_.tickets_ns.push_back(seen_ns - purchase.pay_answered_ns);
-  result_.purchase_ns.push_back(seen_ns - purchase.purchase_from_ns);
+  result_.purchase_ns.push_back(seen_ns - purchase.purchase_from_ns - purchase.think_ns);
   result_.last_issued_ns = std::max(result_.last_issued_ns, seen_ns - start_ns_);
   purchase.trace.issued_seen_us = seen_ns / 1'000 + system_offset_us_;
   result_.traces.push_back(purchase.trace);
@@ -446,6 +491,7 @@ void purchase_runner::on_lost(std::size_t index, const std::string& why) {
   const auto& purchase = purchases_[index];
   if (!purchase.buying) return;
   auto kind = std::string{name_of(purchase.current)} + ": " + why;
+  if (purchase.current == step::think) kind += " (is the node's http.idle_timeout_ms shorter than the think time?)";
   pool_.shut(index);
   fail(index, kind, "");
 }

@@ -4,6 +4,7 @@
 // run of each phase (by holds/s for the sustained loop, by p99 for the drop), and issue 3's
 // verdicts: sustained holds/s ≥ 10× the row-locking baseline's tps (and ≥ 15,000), the drop's
 // p99 ≤ 100 ms, every request answered, zero oversell.
+#include <chrono>
 #include <cstdint>
 #include <iosfwd>
 #include <map>
@@ -81,7 +82,7 @@ struct latency_figures {
 };
 
 struct purchase_summary {
-  std::string phase;  // "purchase" (closed loop) or "purchase-drop"
+  std::string phase;  // "purchase" (closed loop), "purchase-drop" or "purchase-drop-paced"
   int round = 0;
   std::size_t buyers = 0;  // holds asked for
   std::size_t holds = 0;
@@ -94,7 +95,12 @@ struct purchase_summary {
   double wall_ms = 0;
   double purchases_per_second = 0;  // tickets issued seen ÷ (first hold → the last of them)
   double settle_ms = 0;             // after the measured part, until no order was open and no webhook pending
-  latency_figures hold, pay, tickets, purchase;
+  latency_figures hold, pay, tickets, purchase;  // purchase: hold + pay + tickets (no think time)
+  // purchase-drop-paced: the winners' think time before paying (0-0: at once), and the first pay
+  // sent → the last, how long the payments were actually spread over.
+  std::chrono::milliseconds pay_think_min_ms{0};
+  std::chrono::milliseconds pay_think_max_ms{0};
+  double pay_sent_span_ms = 0;
   // Where the time of a paid purchase went, between the bench's and the database's timestamps.
   std::vector<std::pair<std::string, latency_figures>> breakdown;
   std::vector<route_timing> routes;  // the node's own view
@@ -133,7 +139,7 @@ struct purchase_observations {
 purchase_summary summarize_purchases(const std::string& phase, int round, const purchase_result& result,
                                      const purchase_observations& seen);
 
-// The median run: by purchases/s for "purchase", by the worst step p99 for "purchase-drop".
+// The median run: by purchases/s for "purchase", by the worst step p99 for the drops.
 purchase_summary representative(std::vector<purchase_summary> runs);
 
 void print_purchase_header(std::ostream& out);
@@ -142,9 +148,11 @@ void print_purchase(std::ostream& out, const purchase_summary& run);
 // the sandbox's counts.
 void print_purchase_details(std::ostream& out, const purchase_summary& run);
 
-// Issue 5's verdicts: every buyer-facing step of the purchase drop (hold, pay, tickets) at
-// p99 <= step_p99_ms_max, and the purchase figures beside the hold-only ones of the same run.
+// Issue 5's verdicts: every buyer-facing step of the purchase drops (hold, pay, tickets) at
+// p99 <= step_p99_ms_max, and the purchase figures beside the hold-only ones of the same run;
+// for the paced drop its think times and the pay arrival rate they make.
 bool print_purchase_verdicts(std::ostream& out, const purchase_summary* purchase, const purchase_summary* purchase_drop,
-                             const run_summary* sustained, const run_summary* drop, double step_p99_ms_max);
+                             const purchase_summary* purchase_drop_paced, const run_summary* sustained,
+                             const run_summary* drop, double step_p99_ms_max);
 
 }  // namespace eventstripe::bench
