@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -88,7 +89,7 @@ using payment_actor = caf::stateful_actor<payment_state>;
 
 caf::behavior running(payment_actor* self);
 void resume(payment_actor* self);
-void fulfil(payment_actor* self);
+void fulfil(payment_actor* self, bool read_again = true);
 
 storage::fence fence_of(const payment_state& state) {
   return {state.where.shard, state.where.epoch, state.shared->node_id};
@@ -587,7 +588,7 @@ void captured(payment_actor* self, const storage::payment_attempt_row& attempt, 
   commit_step(self, step, [self] {
     tell_checkout(self, "paid", "paid");
     answer_waiting(self);
-    fulfil(self);
+    fulfil(self, false);
   });
 }
 
@@ -715,6 +716,51 @@ std::string random_id(const char* prefix) {
 
 void refund_all(payment_actor* self, std::string reason);
 
+}  // namespace
+
+// Keys are looked up from the database pool's threads, hence the mutex. Bounded: past the bound
+// it starts afresh (a key read again is the same key).
+class ticket_key_cache {
+ public:
+  std::optional<storage::ticket_key_row> find(const std::string& event_id) {
+    std::lock_guard lock{mutex_};
+    auto found = keys_.find(event_id);
+    if (found == keys_.end()) return std::nullopt;
+    return found->second;
+  }
+  void keep(const std::string& event_id, const storage::ticket_key_row& key) {
+    std::lock_guard lock{mutex_};
+    if (keys_.size() >= events_max) keys_.clear();
+    keys_.insert_or_assign(event_id, key);
+  }
+
+ private:
+  static constexpr std::size_t events_max = 10'000;
+  std::mutex mutex_;
+  std::unordered_map<std::string, storage::ticket_key_row> keys_;
+};
+
+std::shared_ptr<ticket_key_cache> make_ticket_key_cache() { return std::make_shared<ticket_key_cache>(); }
+
+namespace {
+
+// The event's signing key: the cached one, else the stored one (a freshly generated key is stored
+// when the event has none yet), which is then cached.
+storage::ticket_key_row ticket_key_of(ticket_key_cache& cache, pqxx::connection& connection, const std::string& event_id) {
+  if (auto cached = cache.find(event_id)) return *cached;
+  auto generated = payments::generate_ticket_key_pair();
+  if (!generated) throw std::runtime_error("cannot generate a ticket key");
+  storage::ticket_key_row fresh;
+  fresh.key_id = random_id("tk_");
+  auto seed = generated->private_key.bytes();
+  auto public_bytes = generated->public_key.bytes();
+  fresh.private_key.assign(seed.begin(), seed.end());
+  fresh.public_key.assign(public_bytes.begin(), public_bytes.end());
+  auto key = storage::ticket_key(connection, event_id, fresh);
+  cache.keep(event_id, key);
+  return key;
+}
+
 void issue(payment_actor* self, std::int32_t retry) {
   auto& state = self->state;
   auto* payment = live_payment(state);
@@ -728,17 +774,7 @@ void issue(payment_actor* self, std::int32_t retry) {
       drafts->push_back({random_id("tkt_"), line.ticket_type_id, seq, payment->holder_name,
                          line.unit_price_minor - line.discount_per_ticket_minor, payment->currency, valid_from,
                          valid_until, ""});
-  auto generated = payments::generate_ticket_key_pair();
-  if (!generated) {
-    log::error("cannot generate a ticket key", {{"checkout.id", state.checkout_id}});
-    return later(self, backoff(self, retry), [self, retry] { issue(self, retry + 1); });
-  }
-  storage::ticket_key_row fresh;
-  fresh.key_id = random_id("tk_");
-  auto seed = generated->private_key.bytes();
-  auto public_bytes = generated->public_key.bytes();
-  fresh.private_key.assign(seed.begin(), seed.end());
-  fresh.public_key.assign(public_bytes.begin(), public_bytes.end());
+  auto keys = state.shared->ticket_keys;
   auto result = std::make_shared<storage::issue_result>();
   auto where = fence_of(state);
   auto checkout_id = state.checkout_id;
@@ -747,7 +783,7 @@ void issue(payment_actor* self, std::int32_t retry) {
   run_job(
       self,
       [=](pqxx::connection& connection) {
-        auto key = storage::ticket_key(connection, event_id, fresh);
+        auto key = ticket_key_of(*keys, connection, event_id);
         auto private_key = payments::ticket_private_key::from_bytes(
             std::span{reinterpret_cast<const std::uint8_t*>(key.private_key.data()), key.private_key.size()});
         if (!private_key) throw std::runtime_error("stored ticket key is not an Ed25519 seed");
@@ -854,15 +890,19 @@ void sell_lines(payment_actor* self, std::int32_t retry) {
   }
 }
 
-void fulfil(payment_actor* self) {
+// `read_again` false only straight after this actor committed the capture: its picture of the
+// lines is then current (only this actor sells them; a line that expired meanwhile is sold the
+// same way as a held one), and a quota's "no seat" is checked against the stored lines anyway.
+void fulfil(payment_actor* self, bool read_again) {
   auto& state = self->state;
   state.busy = true;
   if (state.shared->fault_injection && state.shared->fulfilment_paused->load()) {
     log::info("fulfilment paused (fault injection)", {{"checkout.id", state.checkout_id}});
-    return later(self, std::chrono::milliseconds{200}, [self] { fulfil(self); });
+    return later(self, std::chrono::milliseconds{200}, [self, read_again] { fulfil(self, read_again); });
   }
-  // The lines' states are read again first: a quota's "no seat" must never be mistaken for a
-  // line that an earlier pass sold already.
+  if (!read_again) return sell_lines(self, 0);
+  // Otherwise the lines' states are read again first: a quota's "no seat" must never be mistaken
+  // for a line that an earlier pass sold already.
   auto order = std::make_shared<std::optional<storage::order_row>>();
   auto id = state.checkout_id;
   run_job(

@@ -23,6 +23,9 @@ namespace eventstripe::actors {
 class availability_board;
 class call_pool;
 class payment_provider;
+class ticket_key_cache;
+// An empty cache of the events' ticket-signing keys (defined with the payment entity).
+std::shared_ptr<ticket_key_cache> make_ticket_key_cache();
 
 // How payments retry and wait.
 struct payment_limits {
@@ -90,6 +93,9 @@ struct services {
   std::string node_id;
   // Lets (crash_atom) make an entity fail, for crash-recovery tests; off in production.
   bool fault_injection = false;
+  // The events' ticket-signing keys once read, shared by the node's payment entities: a stored
+  // key never changes, so issuing tickets need not read it again every time.
+  std::shared_ptr<ticket_key_cache> ticket_keys = make_ticket_key_cache();
   // Fault injection: while set, captured payments wait before their seats are sold and tickets
   // issued (so a test can kill the node between capture and ticket issue).
   std::shared_ptr<std::atomic<bool>> fulfilment_paused = std::make_shared<std::atomic<bool>>(false);

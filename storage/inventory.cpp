@@ -195,8 +195,9 @@ std::vector<std::string> change_sold(pqxx::work& transaction, const quota_batch&
   for (const auto& checkout_id : ids) {
     try {
       pqxx::subtransaction savepoint{transaction, "sold_change"};
-      auto moved = savepoint.exec_params(
-          std::string{"UPDATE holds SET status = '"} + to +
+      // Prepared: (from, to) takes a handful of values, so the texts are few.
+      auto moved = sql::prepared(
+          savepoint, std::string{"UPDATE holds SET status = '"} + to +
               "', updated_at = now() WHERE ticket_type_id = $1 AND checkout_id = $2 AND status = '" + from + "'",
           batch.ticket_type_id, checkout_id);
       if (moved.affected_rows() == 1) savepoint.commit();

@@ -109,7 +109,7 @@ ticket_row read_ticket(const pqxx::row& row) {
 
 std::vector<ticket_row> tickets_of(pqxx::transaction_base& transaction, const std::string& checkout_id) {
   std::vector<ticket_row> tickets;
-  for (const auto& row : transaction.exec_params(
+  for (const auto& row : sql::prepared(transaction,
            "SELECT " + ticket_columns +
                " FROM tickets t JOIN ticket_types tt ON tt.id = t.ticket_type_id "
                "LEFT JOIN checkins c ON c.ticket_id = t.id WHERE t.checkout_id = $1 ORDER BY tt.position, t.ticket_type_id, t.seq",
@@ -122,7 +122,7 @@ std::vector<ticket_row> tickets_of(pqxx::transaction_base& transaction, const st
 
 std::optional<order_row> load_order(pqxx::connection& connection, const std::string& checkout_id) {
   pqxx::read_transaction transaction{connection};
-  auto rows = transaction.exec_params(
+  auto rows = sql::prepared(transaction,
       "SELECT c.id, c.event_id, e.workspace_id, c.buyer_email, coalesce(c.order_status, ''), " +
           sql::unix_ms("e.starts_at") + ", " + sql::unix_ms("e.ends_at") +
           " FROM checkouts c JOIN events e ON e.id = c.event_id WHERE c.id = $1 AND c.failure_code IS NULL",
@@ -136,17 +136,17 @@ std::optional<order_row> load_order(pqxx::connection& connection, const std::str
   order.order_status = rows[0][4].as<std::string>();
   order.event_starts_at_ms = rows[0][5].as<std::int64_t>();
   order.event_ends_at_ms = rows[0][6].as<std::int64_t>();
-  for (const auto& line : transaction.exec_params(
+  for (const auto& line : sql::prepared(transaction,
            "SELECT h.ticket_type_id, h.quantity, h.unit_price_minor, h.discount_per_ticket_minor, "
            "coalesce(h.tier_name, ''), h.status "
            "FROM holds h JOIN ticket_types t ON t.id = h.ticket_type_id WHERE h.checkout_id = $1 ORDER BY t.position, t.id",
            checkout_id))
     order.lines.push_back({line[0].as<std::string>(), line[1].as<std::int32_t>(), line[2].as<std::int64_t>(),
                            line[3].as<std::int64_t>(), line[4].as<std::string>(), line[5].as<std::string>()});
-  for (const auto& row : transaction.exec_params(
+  for (const auto& row : sql::prepared(transaction,
            "SELECT " + payment_columns + " FROM payments WHERE checkout_id = $1 ORDER BY created_at, id", checkout_id))
     order.payments.push_back(read_payment(row));
-  for (const auto& row : transaction.exec_params(
+  for (const auto& row : sql::prepared(transaction,
            "SELECT payment_id, attempt, provider, idempotency_key, coalesce(provider_reference, ''), status, "
            "coalesce(http_status, 0), coalesce(detail, '') FROM payment_attempts WHERE checkout_id = $1 "
            "ORDER BY payment_id, attempt",
@@ -158,7 +158,7 @@ std::optional<order_row> load_order(pqxx::connection& connection, const std::str
       if (payment.id == attempt.payment_id) payment.attempts.push_back(std::move(attempt));
   }
   order.tickets = tickets_of(transaction, checkout_id);
-  for (const auto& row : transaction.exec_params(
+  for (const auto& row : sql::prepared(transaction,
            "SELECT r.id, r.payment_id, r.amount_minor, r.currency, r.reason, array_to_string(r.ticket_type_ids, ','), "
            "r.release_seats, r.status, coalesce(r.provider_reference, ''), r.idempotency_key, r.seats_released "
            "FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE p.checkout_id = $1 ORDER BY r.created_at, r.id",
@@ -177,21 +177,21 @@ payment_start start_payment(pqxx::connection& connection, const fence& where, co
   pqxx::work transaction{connection};
   if (!sql::owns_shard(transaction, where.shard, where.epoch, where.node_id)) return payment_start::fenced;
   if (!payment.idempotency_key.empty()) {
-    auto existing = transaction.exec_params(
+    auto existing = sql::prepared(transaction,
         "SELECT 1 FROM payments WHERE checkout_id = $1 AND idempotency_key = $2", payment.checkout_id,
         payment.idempotency_key);
     if (!existing.empty()) return payment_start::replayed;
   }
-  auto live = transaction.exec_params(
+  auto live = sql::prepared(transaction,
       "SELECT 1 FROM payments WHERE checkout_id = $1 AND status NOT IN ('declined', 'failed', 'cancelled')",
       payment.checkout_id);
   if (!live.empty()) return payment_start::live_payment_exists;
-  auto moved = transaction.exec_params(
+  auto moved = sql::prepared(transaction,
       "UPDATE checkouts SET order_status = 'payment_pending', order_updated_at = now() "
       "WHERE id = $1 AND order_status IS NULL",
       payment.checkout_id);
   if (moved.affected_rows() != 1) return payment_start::not_payable;
-  transaction.exec_params(
+  sql::prepared(transaction,
       "INSERT INTO payments (id, checkout_id, event_id, workspace_id, shard_id, method, method_token, buyer_country, "
       "holder_name, amount_minor, currency, status, idempotency_key, request_hash, return_url) "
       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, decode($13, 'hex'), $14)",
@@ -207,7 +207,7 @@ write_result write_payment_step(pqxx::connection& connection, const fence& where
   if (!sql::owns_shard(transaction, where.shard, where.epoch, where.node_id)) return write_result::fenced;
   if (step.attempt) {
     const auto& attempt = *step.attempt;
-    transaction.exec_params(
+    sql::prepared(transaction,
         "INSERT INTO payment_attempts (payment_id, attempt, checkout_id, provider, idempotency_key, "
         "provider_reference, status, http_status, detail) "
         "SELECT $1, $2, checkout_id, $3, $4, $5, $6, $7, $8 FROM payments WHERE id = $1 "
@@ -219,7 +219,7 @@ write_result write_payment_step(pqxx::connection& connection, const fence& where
         nullable(attempt.detail));
   }
   if (step.payment_status) {
-    transaction.exec_params(
+    sql::prepared(transaction,
         "UPDATE payments SET status = $2, provider = coalesce($3, provider), "
         "provider_reference = coalesce($4, provider_reference), captured_minor = coalesce($5, captured_minor), "
         "decline_code = $6, failure_message = $7, action_url = $8, updated_at = now() WHERE id = $1",
@@ -227,7 +227,7 @@ write_result write_payment_step(pqxx::connection& connection, const fence& where
         step.captured_minor, nullable(step.decline_code), nullable(step.failure_message), nullable(step.action_url));
   }
   if (step.order_status_from != "-") {
-    auto moved = transaction.exec_params(
+    auto moved = sql::prepared(transaction,
         "UPDATE checkouts SET order_status = $2, order_updated_at = now() "
         "WHERE id = (SELECT checkout_id FROM payments WHERE id = $1) AND order_status IS NOT DISTINCT FROM $3",
         step.payment_id, nullable(step.order_status_to), nullable(step.order_status_from));
@@ -239,11 +239,11 @@ write_result write_payment_step(pqxx::connection& connection, const fence& where
 
 ticket_key_row ticket_key(pqxx::connection& connection, const std::string& event_id, const ticket_key_row& generated) {
   pqxx::work transaction{connection};
-  transaction.exec_params(
+  sql::prepared(transaction,
       "INSERT INTO event_ticket_keys (event_id, key_id, private_key, public_key) "
       "VALUES ($1, $2, decode($3, 'hex'), decode($4, 'hex')) ON CONFLICT (event_id) DO NOTHING",
       event_id, generated.key_id, hex_of(generated.private_key), hex_of(generated.public_key));
-  auto row = transaction.exec_params(
+  auto row = sql::prepared(transaction,
       "SELECT key_id, private_key, public_key FROM event_ticket_keys WHERE event_id = $1", event_id);
   ticket_key_row key{row[0][0].as<std::string>(), pqxx::binarystring{row[0][1]}.str(),
                      pqxx::binarystring{row[0][2]}.str()};
@@ -253,7 +253,7 @@ ticket_key_row ticket_key(pqxx::connection& connection, const std::string& event
 
 std::optional<ticket_key_row> public_ticket_key(pqxx::connection& connection, const std::string& event_id) {
   pqxx::read_transaction transaction{connection};
-  auto row = transaction.exec_params("SELECT key_id, public_key FROM event_ticket_keys WHERE event_id = $1", event_id);
+  auto row = sql::prepared(transaction, "SELECT key_id, public_key FROM event_ticket_keys WHERE event_id = $1", event_id);
   if (row.empty()) return std::nullopt;
   return ticket_key_row{row[0][0].as<std::string>(), {}, pqxx::binarystring{row[0][1]}.str()};
 }
@@ -264,14 +264,14 @@ issue_result issue_tickets(pqxx::connection& connection, const fence& where, con
   pqxx::work transaction{connection};
   if (!sql::owns_shard(transaction, where.shard, where.epoch, where.node_id)) return {write_result::fenced, {}};
   for (const auto& ticket : tickets)
-    transaction.exec_params(
+    sql::prepared(transaction,
         "INSERT INTO tickets (id, checkout_id, payment_id, event_id, ticket_type_id, seq, holder_name, "
-        "unit_price_minor, currency, valid_from, valid_until, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, " +
-            sql::timestamp(ticket.valid_from_ms) + ", " + sql::timestamp(ticket.valid_until_ms) +
-            ", $10) ON CONFLICT (checkout_id, ticket_type_id, seq) DO NOTHING",
+        "unit_price_minor, currency, valid_from, valid_until, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+        "to_timestamp($10::double precision / 1000), to_timestamp($11::double precision / 1000), $12) "
+        "ON CONFLICT (checkout_id, ticket_type_id, seq) DO NOTHING",
         ticket.id, checkout_id, payment_id, event_id, ticket.ticket_type_id, ticket.seq, ticket.holder_name,
-        ticket.unit_price_minor, ticket.currency, ticket.payload);
-  auto moved = transaction.exec_params(
+        ticket.unit_price_minor, ticket.currency, ticket.valid_from_ms, ticket.valid_until_ms, ticket.payload);
+  auto moved = sql::prepared(transaction,
       "UPDATE checkouts SET order_status = 'tickets_issued', order_updated_at = now() "
       "WHERE id = $1 AND order_status IN ('paid', 'tickets_issued')",
       checkout_id);
@@ -285,10 +285,10 @@ issue_result issue_tickets(pqxx::connection& connection, const fence& where, con
 refund_start begin_refund(pqxx::connection& connection, const fence& where, const refund_row& refund) {
   pqxx::work transaction{connection};
   if (!sql::owns_shard(transaction, where.shard, where.epoch, where.node_id)) return refund_start::fenced;
-  if (!transaction.exec_params("SELECT 1 FROM refunds WHERE idempotency_key = $1", refund.idempotency_key).empty())
+  if (!sql::prepared(transaction, "SELECT 1 FROM refunds WHERE idempotency_key = $1", refund.idempotency_key).empty())
     return refund_start::replayed;
   // The payment row is locked: two refunds of one payment are decided one after the other.
-  auto payment = transaction.exec_params(
+  auto payment = sql::prepared(transaction,
       "SELECT p.captured_minor, (SELECT coalesce(sum(amount_minor), 0) FROM refunds r "
       "WHERE r.payment_id = p.id AND r.status IN ('pending', 'succeeded')), c.order_status "
       "FROM payments p JOIN checkouts c ON c.id = p.checkout_id WHERE p.id = $1 AND p.status = 'succeeded' FOR UPDATE OF p",
@@ -300,13 +300,13 @@ refund_start begin_refund(pqxx::connection& connection, const fence& where, cons
     return refund_start::not_refundable;
   if (refund.amount_minor > payment[0][0].as<std::int64_t>() - payment[0][1].as<std::int64_t>())
     return refund_start::exceeds_payment;
-  transaction.exec_params(
+  sql::prepared(transaction,
       "INSERT INTO refunds (id, payment_id, amount_minor, currency, reason, ticket_type_ids, release_seats, status, "
       "idempotency_key) VALUES ($1, $2, $3, $4, $5, $6::text[], $7, 'pending', $8)",
       refund.id, refund.payment_id, refund.amount_minor, refund.currency, refund.reason,
       text_array_literal(refund.ticket_type_ids), refund.release_seats,
       refund.idempotency_key);
-  transaction.exec_params(
+  sql::prepared(transaction,
       "UPDATE checkouts SET order_status = 'refund_pending', order_updated_at = now() "
       "WHERE id = (SELECT checkout_id FROM payments WHERE id = $1)",
       refund.payment_id);
@@ -319,21 +319,21 @@ void finish_refund(pqxx::connection& connection, const fence& where, const refun
   pqxx::work transaction{connection};
   if (!sql::owns_shard(transaction, where.shard, where.epoch, where.node_id))
     throw std::runtime_error("fenced: the shard moved");
-  auto moved = transaction.exec_params(
+  auto moved = sql::prepared(transaction,
       "UPDATE refunds SET status = $2, provider_reference = coalesce($3, provider_reference), updated_at = now() "
       "WHERE id = $1 AND status = 'pending'",
       refund.id, succeeded ? "succeeded" : "failed", nullable(provider_reference));
   if (moved.affected_rows() == 1 && succeeded) {
-    transaction.exec_params("UPDATE payments SET refunded_minor = refunded_minor + $2, updated_at = now() WHERE id = $1",
+    sql::prepared(transaction, "UPDATE payments SET refunded_minor = refunded_minor + $2, updated_at = now() WHERE id = $1",
                             refund.payment_id, refund.amount_minor);
     // The revocation list: a refunded line's tickets no longer admit anyone.
-    transaction.exec_params(
+    sql::prepared(transaction,
         "UPDATE tickets SET status = 'revoked', revoked_at = now(), revoked_reason = $3 "
         "WHERE payment_id = $1 AND ticket_type_id = ANY($2::text[]) AND status = 'valid'",
         refund.payment_id, text_array_literal(refund.ticket_type_ids), "refunded: " + refund.reason);
   }
   // Whatever remains pending keeps the order refund_pending; otherwise it says what was refunded.
-  transaction.exec_params(
+  sql::prepared(transaction,
       "UPDATE checkouts c SET order_status = CASE "
       "WHEN EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id AND r.status = 'pending') THEN 'refund_pending' "
       "WHEN p.refunded_minor >= p.captured_minor THEN 'refunded' "
@@ -347,7 +347,7 @@ void finish_refund(pqxx::connection& connection, const fence& where, const refun
 void note_refund_reference(pqxx::connection& connection, const std::string& refund_id,
                            const std::string& provider_reference) {
   pqxx::work transaction{connection};
-  transaction.exec_params(
+  sql::prepared(transaction,
       "UPDATE refunds SET provider_reference = $2, updated_at = now() "
       "WHERE id = $1 AND status = 'pending' AND provider_reference IS NULL",
       refund_id, provider_reference);
@@ -356,14 +356,14 @@ void note_refund_reference(pqxx::connection& connection, const std::string& refu
 
 void mark_seats_released(pqxx::connection& connection, const std::string& refund_id) {
   pqxx::work transaction{connection};
-  transaction.exec_params("UPDATE refunds SET seats_released = true, updated_at = now() WHERE id = $1", refund_id);
+  sql::prepared(transaction, "UPDATE refunds SET seats_released = true, updated_at = now() WHERE id = $1", refund_id);
   transaction.commit();
 }
 
 bool record_webhook_event(pqxx::connection& connection, const std::string& provider, const std::string& event_id,
                           const std::string& type, const std::string& reference) {
   pqxx::work transaction{connection};
-  auto inserted = transaction.exec_params(
+  auto inserted = sql::prepared(transaction,
       "INSERT INTO webhook_events (provider, event_id, type, reference) VALUES ($1, $2, $3, $4) "
       "ON CONFLICT DO NOTHING",
       provider, event_id, type, reference);
@@ -374,7 +374,7 @@ bool record_webhook_event(pqxx::connection& connection, const std::string& provi
 std::optional<std::string> checkout_of_reference(pqxx::connection& connection, const std::string& provider,
                                                  const std::string& reference) {
   pqxx::read_transaction transaction{connection};
-  auto rows = transaction.exec_params(
+  auto rows = sql::prepared(transaction,
       "SELECT checkout_id FROM payment_attempts WHERE provider = $1 AND provider_reference = $2", provider, reference);
   if (rows.empty()) return std::nullopt;
   return rows[0][0].as<std::string>();
@@ -383,7 +383,7 @@ std::optional<std::string> checkout_of_reference(pqxx::connection& connection, c
 std::vector<std::string> checkouts_with_open_orders(pqxx::connection& connection, std::int32_t shard) {
   pqxx::read_transaction transaction{connection};
   std::vector<std::string> ids;
-  for (const auto& row : transaction.exec_params(
+  for (const auto& row : sql::prepared(transaction,
            "SELECT DISTINCT p.checkout_id FROM payments p JOIN checkouts c ON c.id = p.checkout_id "
            "WHERE p.shard_id = $1 AND (p.status IN ('pending', 'requires_action', 'processing', 'unknown') "
            "OR c.order_status IN ('payment_pending', 'paid', 'refund_pending') "
@@ -399,7 +399,7 @@ std::vector<std::string> payment_route(pqxx::connection& connection, const std::
                                        const std::string& country) {
   pqxx::read_transaction transaction{connection};
   // Most specific first: an exact method beats '*', then currency, then country.
-  auto rows = transaction.exec_params(
+  auto rows = sql::prepared(transaction,
       "SELECT array_to_string(providers, ',') FROM payment_routes WHERE workspace_id = $1 "
       "AND method IN ($2, '*') AND currency IN ($3, '*') AND country IN ($4, '*') "
       "ORDER BY (method = '*'), (currency = '*'), (country = '*') LIMIT 1",
