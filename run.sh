@@ -33,7 +33,8 @@ trap '' INT TERM
 
 # The sandbox payment provider (sandbox/, Stripe and Adyen wire formats) stands in for real
 # providers unless payments.stripe.api_base / payments.adyen.api_base are configured; its signed
-# webhooks go to this node's /webhooks/{stripe,adyen}.
+# webhooks go to this node's /webhooks/{stripe,adyen}. Its Stripe endpoint sends the events the
+# node acts on, as a real Stripe endpoint should be configured (README, "Payments").
 http_port=${ES_HTTP_PORT:-8080}
 sandbox_port=${ES_SANDBOX_PORT:-12111}
 payment_args=()
@@ -41,7 +42,10 @@ if [[ -z ${EVENTSTRIPE_PAYMENTS_STRIPE_API_BASE:-}${EVENTSTRIPE_PAYMENTS_ADYEN_A
   cat >.data/sandbox.json <<JSON
 {"port": $sandbox_port, "accounts": [
   {"name": "stripe", "format": "stripe", "api_key": "sk_test_local_demo", "webhook_secret": "whsec_local_demo",
-   "webhook_url": "http://127.0.0.1:$http_port/webhooks/stripe"},
+   "webhook_url": "http://127.0.0.1:$http_port/webhooks/stripe",
+   "enabled_events": ["payment_intent.succeeded", "payment_intent.payment_failed", "payment_intent.canceled",
+     "payment_intent.requires_action", "payment_intent.processing", "charge.refunded", "refund.created",
+     "refund.updated", "refund.failed"]},
   {"name": "adyen", "format": "adyen", "api_key": "AQE_local_demo", "merchant_account": "EventStripeTest",
    "hmac_key": "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056",
    "webhook_url": "http://127.0.0.1:$http_port/webhooks/adyen"}]}
