@@ -628,6 +628,27 @@ std::optional<payment_state::notification> refund_verdict_for(payment_state& sta
   return std::nullopt;
 }
 
+bool states_verdict(const payment_state& state, const std::string& provider, const std::string& type) {
+  auto named = provider_named(state, provider);
+  return named && named->kind() == "adyen" && (type == "AUTHORISATION" || type == "REFUND");
+}
+
+// Queues the Adyen verdicts recorded for this checkout (the order as just loaded), unless queued
+// already: a node that answered [accepted] and died before applying one finds it here.
+void queue_stored_verdicts(payment_state& state) {
+  for (const auto& event : state.order.events) {
+    if (!states_verdict(state, event.provider, event.type)) continue;
+    payment_state::notification stored{event.provider, event.reference, event.merchant_reference, event.type,
+                                       event.success};
+    auto same = [&](const payment_state::notification& queued) {
+      return queued.provider == stored.provider && queued.reference == stored.reference &&
+             queued.merchant_reference == stored.merchant_reference && queued.type == stored.type &&
+             queued.success == stored.success;
+    };
+    if (std::none_of(state.notifications.begin(), state.notifications.end(), same)) state.notifications.push_back(stored);
+  }
+}
+
 // Settles the live attempt from a queued AUTHORISATION verdict; true when one applied.
 bool settle_from_notification(payment_actor* self, const storage::payment_attempt_row& attempt) {
   auto& state = self->state;
@@ -1323,6 +1344,7 @@ void resume(payment_actor* self) {
             return;
           }
           state.order = std::move(**order);
+          queue_stored_verdicts(state);
           if (auto* payment = live_payment(state)) state.route = route_of(state, payment->method, *route);
           state.loaded = true;
           resume(self);
@@ -1541,8 +1563,7 @@ caf::behavior running(payment_actor* self) {
         auto& state = self->state;
         log::info("payment hint", {{"checkout.id", state.checkout_id}, {"provider", provider}, {"reference", reference},
                                    {"event.type", type}});
-        auto named = provider_named(state, provider);
-        if (named && named->kind() == "adyen" && (type == "AUTHORISATION" || type == "REFUND"))
+        if (states_verdict(state, provider, type))
           state.notifications.push_back({provider, reference, merchant_reference, type, success});
         if (!live_payment(state)) return;
         if (state.busy) {

@@ -246,13 +246,17 @@ void webhook(const payment_routes_context& context, http_request& request, respo
   }
   auto system = context.system;
   auto directory = context.directory;
-  answer_from_database(*context.pool, request.request_id, [check, name, system, directory](pqxx::connection& connection) {
+  auto dropped = context.webhook_hints_dropped;
+  answer_from_database(*context.pool, request.request_id, [check, name, system, directory, dropped](pqxx::connection& connection) {
     for (const auto& hint : check.hints) {
-      if (!storage::record_webhook_event(connection, name, hint.event_id, hint.type, hint.reference)) continue;
-      auto checkout = hint.reference.empty() ? std::nullopt
-                                             : storage::checkout_of_reference(connection, name, hint.reference);
-      if (!checkout && is_random_id(hint.merchant_reference, "co_")) checkout = hint.merchant_reference;
+      // A merchant reference that names a checkout (Adyen echoes ours) finds a payment the
+      // provider had not named yet; the event is stored with what it said, for a restart.
+      auto fallback = is_random_id(hint.merchant_reference, "co_") ? hint.merchant_reference : std::string{};
+      auto checkout = storage::record_webhook_event(
+          connection, {name, hint.event_id, hint.type, hint.reference, hint.merchant_reference, hint.success}, fallback);
       if (!checkout) continue;
+      // Fault injection: recorded and acknowledged, never told (as if the node died right here).
+      if (dropped && dropped->load()) continue;
       auto region = directory->region_for(*checkout);
       if (region)
         caf::anon_send(region, actors::deliver_atom::value, entity_kind::payment, *checkout,
@@ -616,6 +620,15 @@ void add_payment_routes(router& routes, const payment_routes_context& context) {
       if (!body.ok()) return respond(body.failure());
       context.fulfilment_paused->store(*paused);
       respond(json_response(200, nlohmann::json{{"paused", *paused}}.dump()));
+    });
+  if (context.fault_injection && context.webhook_hints_dropped)
+    routes.add("POST", "/api/v1/debug/payments/webhook-hints", [context](http_request& request, responder respond) {
+      json_body body{request.body, {"dropped"}};
+      auto dropped = body.optional_boolean("dropped");
+      if (body.ok() && !dropped) body.reject("dropped", "is required");
+      if (!body.ok()) return respond(body.failure());
+      context.webhook_hints_dropped->store(*dropped);
+      respond(json_response(200, nlohmann::json{{"dropped", *dropped}}.dump()));
     });
   organizer("POST", "/api/v1/organizer/orders/{checkout_id}/refunds", refund);
   organizer("POST", "/api/v1/organizer/orders/{checkout_id}/mark-paid", mark_paid);

@@ -30,9 +30,12 @@ struct payment_routes_context {
   actors::inventory_limits limits;
   std::chrono::milliseconds answer_wait{8'000};  // how long POST .../payments waits for a settled state
   std::vector<std::shared_ptr<actors::payment_provider>> providers;
-  // testing.fault_injection: serve POST /api/v1/debug/payments/fulfilment (pause ticket issue).
+  // testing.fault_injection: serve POST /api/v1/debug/payments/fulfilment (pause ticket issue)...
   bool fault_injection = false;
   std::shared_ptr<std::atomic<bool>> fulfilment_paused;
+  // ... and POST /api/v1/debug/payments/webhook-hints: while set, provider events are recorded and
+  // acknowledged but their payment entities are not told (a node dying right after the answer).
+  std::shared_ptr<std::atomic<bool>> webhook_hints_dropped = std::make_shared<std::atomic<bool>>(false);
 };
 
 // Buyers: POST /api/v1/checkouts/{id}/payments, GET .../payment, GET .../tickets,

@@ -159,6 +159,12 @@ std::optional<order_row> load_order(pqxx::connection& connection, const std::str
   }
   order.tickets = tickets_of(transaction, checkout_id);
   for (const auto& row : sql::prepared(transaction,
+           "SELECT provider, event_id, type, reference, merchant_reference, success FROM webhook_events "
+           "WHERE checkout_id = $1 ORDER BY received_at, event_id",
+           checkout_id))
+    order.events.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                            row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<bool>()});
+  for (const auto& row : sql::prepared(transaction,
            "SELECT r.id, r.payment_id, r.amount_minor, r.currency, r.reason, array_to_string(r.ticket_type_ids, ','), "
            "r.release_seats, r.status, coalesce(r.provider_reference, ''), r.idempotency_key, r.seats_released "
            "FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE p.checkout_id = $1 ORDER BY r.created_at, r.id",
@@ -360,23 +366,19 @@ void mark_seats_released(pqxx::connection& connection, const std::string& refund
   transaction.commit();
 }
 
-bool record_webhook_event(pqxx::connection& connection, const std::string& provider, const std::string& event_id,
-                          const std::string& type, const std::string& reference) {
+std::optional<std::string> record_webhook_event(pqxx::connection& connection, const webhook_event_row& event,
+                                                const std::string& fallback_checkout) {
   pqxx::work transaction{connection};
-  auto inserted = sql::prepared(transaction,
-      "INSERT INTO webhook_events (provider, event_id, type, reference) VALUES ($1, $2, $3, $4) "
-      "ON CONFLICT DO NOTHING",
-      provider, event_id, type, reference);
-  transaction.commit();
-  return inserted.affected_rows() == 1;
-}
-
-std::optional<std::string> checkout_of_reference(pqxx::connection& connection, const std::string& provider,
-                                                 const std::string& reference) {
-  pqxx::read_transaction transaction{connection};
   auto rows = sql::prepared(transaction,
-      "SELECT checkout_id FROM payment_attempts WHERE provider = $1 AND provider_reference = $2", provider, reference);
-  if (rows.empty()) return std::nullopt;
+      "INSERT INTO webhook_events (provider, event_id, type, reference, merchant_reference, success, checkout_id) "
+      "VALUES ($1, $2, $3, $4, $5, $6, coalesce("
+      "(SELECT checkout_id FROM payment_attempts WHERE provider = $1 AND provider_reference = $4 LIMIT 1), "
+      "(SELECT id FROM checkouts WHERE id = $7))) "
+      "ON CONFLICT DO NOTHING RETURNING coalesce(checkout_id, '')",
+      event.provider, event.event_id, event.type, event.reference, event.merchant_reference, event.success,
+      fallback_checkout);
+  transaction.commit();
+  if (rows.empty() || rows[0][0].as<std::string>().empty()) return std::nullopt;
   return rows[0][0].as<std::string>();
 }
 

@@ -102,6 +102,16 @@ struct order_line_row {
 
 // What a checkout's payment entity loads: the order's state, its event, its lines, its payments
 // (oldest first) and its tickets.
+// A verified provider event as recorded, with what it said (see 0007_webhook_verdicts.sql).
+struct webhook_event_row {
+  std::string provider;            // the account's name
+  std::string event_id;
+  std::string type;                // e.g. "payment_intent.succeeded", "AUTHORISATION", "REFUND"
+  std::string reference;           // the provider's payment reference
+  std::string merchant_reference;  // ours, as the provider echoes it (checkout id, refund id)
+  bool success = true;             // Adyen's `success`
+};
+
 struct order_row {
   std::string checkout_id;
   std::string event_id;
@@ -114,6 +124,8 @@ struct order_row {
   std::vector<payment_row> payments;
   std::vector<ticket_row> tickets;
   std::vector<refund_row> refunds;  // oldest first
+  // The events recorded for this checkout, oldest first: Adyen's verdicts are read back from here.
+  std::vector<webhook_event_row> events;
 };
 
 std::optional<order_row> load_order(pqxx::connection& connection, const std::string& checkout_id);
@@ -185,12 +197,12 @@ void note_refund_reference(pqxx::connection& connection, const std::string& refu
 // The seats of a succeeded refund's released lines are back with their quotas.
 void mark_seats_released(pqxx::connection& connection, const std::string& refund_id);
 
-// Records a verified webhook event; false when it was seen before (a duplicate).
-bool record_webhook_event(pqxx::connection& connection, const std::string& provider, const std::string& event_id,
-                          const std::string& type, const std::string& reference);
-// The checkout whose payment attempt has this provider reference, if any.
-std::optional<std::string> checkout_of_reference(pqxx::connection& connection, const std::string& provider,
-                                                 const std::string& reference);
+// Records a verified webhook event once (by provider and event id) with the checkout it concerns:
+// the one whose payment attempt has the event's reference, else `fallback_checkout` when that is a
+// checkout. Answers that checkout for a new event; nullopt for a duplicate or an event about no
+// checkout of ours.
+std::optional<std::string> record_webhook_event(pqxx::connection& connection, const webhook_event_row& event,
+                                                const std::string& fallback_checkout);
 
 // Checkouts of `shard` whose order is unfinished (a payment under way, paid without tickets, a
 // refund pending): their payment entities must run to finish them, also after a crash.

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { psql, startNode, waitFor } from './harness.mjs';
+import { psql, request, startNode, waitFor } from './harness.mjs';
 import { call, expectStatus } from './inventory_support.mjs';
 import { captures, heldCheckout, pay, paymentNodeArgs, paymentsSuite, sandboxPayments, scenario, ticketsWhen } from './payments_support.mjs';
 
@@ -58,5 +58,41 @@ describe('a node killed between capture and tickets finishes the order after a r
     assert.equal(charged.length, 1, 'no second PaymentIntent, no other provider');
     assert.equal(captures(charged), 1);
     assert.deepEqual(await orderRow(suite, checkout.id), { status: 'tickets_issued', tickets: 2, captured: 1, holds: 'sold' });
+  });
+
+  it('an Adyen verdict acknowledged just before the node died settles the payment after the restart', async () => {
+    // Adyen states the outcome of a 3-D Secure payment only in its AUTHORISATION notification and
+    // never sends it again once answered [accepted]; the node must read it back from PostgreSQL.
+    const routes = (routes) => call(suite.node, 'PUT', '/api/v1/organizer/payment-routes', { key: suite.organizer.key, body: { routes } });
+    expectStatus(await routes([{ method: 'visa', currency: 'EUR', country: '*', providers: ['adyen'] }]), 200, 'route to adyen');
+    const { checkout } = await heldCheckout(suite, { quantity: 2 });
+    const waiting = expectStatus(await pay(suite, checkout.id, { token: 'pm_card_threeDSecure2Required' }), 201, 'adyen 3ds');
+    assert.equal(waiting.provider, 'adyen');
+    assert.equal(waiting.status, 'requires_action');
+    expectStatus(await call(suite.node, 'POST', '/api/v1/debug/payments/webhook-hints', { body: { dropped: true } }), 200, 'drop hints');
+    const done = await request(suite.sandbox.url, `${new URL(waiting.next_action.url).pathname}/complete`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ result: 'approve' }),
+    });
+    assert.equal(done.status, 200, done.body);
+    const recorded = `SELECT count(*) FROM webhook_events WHERE checkout_id = '${checkout.id}' AND type = 'AUTHORISATION' AND success`;
+    await waitFor('the AUTHORISATION notification to be recorded', async () => (await psql(suite.databaseUrl, recorded)).trim() === '1',
+      { timeoutMs: 10_000 });
+    const webhooks = await request(suite.sandbox.url, `/_sandbox/webhooks?reference=${checkout.id}`);
+    assert.match(webhooks.body, /\[accepted\]|"response_status":200/, 'the node acknowledged it, so Adyen will not send it again');
+    const status = `SELECT status FROM payments WHERE checkout_id = '${checkout.id}'`;
+    assert.equal((await psql(suite.databaseUrl, status)).trim(), 'requires_action', 'the verdict was not applied before the crash');
+    await restart();
+    const body = await ticketsWhen(suite, checkout.id);
+    assert.equal(body.tickets.length, 2);
+    assert.equal(captures(await sandboxPayments(suite, checkout.id)), 1);
+    assert.deepEqual(await orderRow(suite, checkout.id), { status: 'tickets_issued', tickets: 2, captured: 1, holds: 'sold' });
+    expectStatus(await routes([]), 200, 'clear routes');
+  });
+
+  it('the fault-injection switch refuses a body without `dropped`', async () => {
+    const refused = await call(suite.node, 'POST', '/api/v1/debug/payments/webhook-hints', { body: { dropped: 'yes' } });
+    assert.equal(refused.status, 422);
+    const missing = await call(suite.node, 'POST', '/api/v1/debug/payments/webhook-hints', { body: {} });
+    assert.equal(missing.status, 422);
   });
 });
