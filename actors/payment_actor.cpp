@@ -89,7 +89,7 @@ using payment_actor = caf::stateful_actor<payment_state>;
 
 caf::behavior running(payment_actor* self);
 void resume(payment_actor* self);
-void fulfil(payment_actor* self, bool read_again = true);
+void fulfil(payment_actor* self);
 
 storage::fence fence_of(const payment_state& state) {
   return {state.where.shard, state.where.epoch, state.shared->node_id};
@@ -385,7 +385,9 @@ void captured(payment_actor* self, const storage::payment_attempt_row& attempt, 
 void end_unpaid(payment_actor* self, const storage::payment_attempt_row& attempt, const char* status,
                 const provider_result& result);
 void confirm_attempt(payment_actor* self, storage::payment_attempt_row attempt);
-void query_attempt(payment_actor* self, storage::payment_attempt_row attempt);
+void query_attempt(payment_actor* self, storage::payment_attempt_row attempt, bool verdicts_read = false);
+void queue_stored_verdicts(payment_state& state, const std::vector<storage::webhook_event_row>& verdicts);
+bool settle_from_notification(payment_actor* self, const storage::payment_attempt_row& attempt);
 void handle_outcome(payment_actor* self, storage::payment_attempt_row attempt, const provider_result& result);
 
 // The payment ends without money taken: the checkout is free for another payment (or to be
@@ -494,7 +496,7 @@ void confirm_attempt(payment_actor* self, storage::payment_attempt_row attempt) 
 
 // Asks the attempt's own provider what became of it (an unknown outcome, a webhook's hint, a
 // restart). A create that never answered is repeated with its key instead.
-void query_attempt(payment_actor* self, storage::payment_attempt_row attempt) {
+void query_attempt(payment_actor* self, storage::payment_attempt_row attempt, bool verdicts_read) {
   auto& state = self->state;
   auto provider = provider_named(state, attempt.provider);
   if (!provider) {
@@ -502,6 +504,19 @@ void query_attempt(payment_actor* self, storage::payment_attempt_row attempt) {
                {{"checkout.id", state.checkout_id}, {"provider", attempt.provider}});
     state.busy = false;
     return answer_waiting(self);
+  }
+  // Adyen states the outcome only in its notifications, and replays its first answer when asked
+  // again: a verdict recorded while its hint was lost (a shard moving) is read back first.
+  if (provider->kind() == "adyen" && !verdicts_read) {
+    auto verdicts = std::make_shared<std::vector<storage::webhook_event_row>>();
+    auto id = state.checkout_id;
+    return run_job(
+        self, [verdicts, id](pqxx::connection& connection) { *verdicts = storage::verdicts_of(connection, id); },
+        [self, verdicts, attempt](bool ran) {
+          if (ran) queue_stored_verdicts(self->state, *verdicts);
+          if (settle_from_notification(self, attempt)) return;
+          query_attempt(self, attempt, true);
+        });
   }
   auto request = request_for(state, *live_payment(state), attempt);
   ++state.calls_this_step;
@@ -588,7 +603,7 @@ void captured(payment_actor* self, const storage::payment_attempt_row& attempt, 
   commit_step(self, step, [self] {
     tell_checkout(self, "paid", "paid");
     answer_waiting(self);
-    fulfil(self, false);
+    fulfil(self);
   });
 }
 
@@ -633,10 +648,10 @@ bool states_verdict(const payment_state& state, const std::string& provider, con
   return named && named->kind() == "adyen" && (type == "AUTHORISATION" || type == "REFUND");
 }
 
-// Queues the Adyen verdicts recorded for this checkout (the order as just loaded), unless queued
-// already: a node that answered [accepted] and died before applying one finds it here.
-void queue_stored_verdicts(payment_state& state) {
-  for (const auto& event : state.order.events) {
+// Queues the Adyen verdicts recorded for this checkout, unless queued already: a node that
+// answered [accepted] and died before applying one, or whose hint was lost, finds it here.
+void queue_stored_verdicts(payment_state& state, const std::vector<storage::webhook_event_row>& verdicts) {
+  for (const auto& event : verdicts) {
     if (!states_verdict(state, event.provider, event.type)) continue;
     payment_state::notification stored{event.provider, event.reference, event.merchant_reference, event.type,
                                        event.success};
@@ -911,19 +926,17 @@ void sell_lines(payment_actor* self, std::int32_t retry) {
   }
 }
 
-// `read_again` false only straight after this actor committed the capture: its picture of the
-// lines is then current (only this actor sells them; a line that expired meanwhile is sold the
-// same way as a held one), and a quota's "no seat" is checked against the stored lines anyway.
-void fulfil(payment_actor* self, bool read_again) {
+void fulfil(payment_actor* self) {
   auto& state = self->state;
   state.busy = true;
   if (state.shared->fault_injection && state.shared->fulfilment_paused->load()) {
     log::info("fulfilment paused (fault injection)", {{"checkout.id", state.checkout_id}});
-    return later(self, std::chrono::milliseconds{200}, [self, read_again] { fulfil(self, read_again); });
+    return later(self, std::chrono::milliseconds{200}, [self] { fulfil(self); });
   }
-  if (!read_again) return sell_lines(self, 0);
-  // Otherwise the lines' states are read again first: a quota's "no seat" must never be mistaken
-  // for a line that an earlier pass sold already.
+  // The order is read again first, even straight after this actor's own capture: a quota's "no
+  // seat" must never be mistaken for a line that an earlier pass sold already, and the tickets
+  // take the lines' prices (a re-quote between two payments changes them) and the event's
+  // current times from what is stored.
   auto order = std::make_shared<std::optional<storage::order_row>>();
   auto id = state.checkout_id;
   run_job(
@@ -1344,7 +1357,7 @@ void resume(payment_actor* self) {
             return;
           }
           state.order = std::move(**order);
-          queue_stored_verdicts(state);
+          queue_stored_verdicts(state, state.order.verdicts);
           if (auto* payment = live_payment(state)) state.route = route_of(state, payment->method, *route);
           state.loaded = true;
           resume(self);

@@ -189,22 +189,26 @@ bool extend(pqxx::work& transaction, const quota_batch& batch) {
 
 // Moves each of `ids` from `from` to `to` in its own savepoint; returns the ones that did not
 // move (not in `from` any more, or refused by a CHECK: no seat, tier place or code use left).
+// The savepoints are plain SQL: libpqxx 6.4's subtransaction sends its SAVEPOINT only on a first
+// exec(), never before exec_params/exec_prepared, so a refused change used to abort the whole
+// batch, and as the batch's last statement turned its COMMIT into a silent rollback.
 std::vector<std::string> change_sold(pqxx::work& transaction, const quota_batch& batch,
                                      const std::vector<std::string>& ids, const char* from, const char* to) {
   std::vector<std::string> refused;
   for (const auto& checkout_id : ids) {
+    transaction.exec("SAVEPOINT sold_change");
     try {
-      pqxx::subtransaction savepoint{transaction, "sold_change"};
       // Prepared: (from, to) takes a handful of values, so the texts are few.
       auto moved = sql::prepared(
-          savepoint, std::string{"UPDATE holds SET status = '"} + to +
-              "', updated_at = now() WHERE ticket_type_id = $1 AND checkout_id = $2 AND status = '" + from + "'",
+          transaction, std::string{"UPDATE holds SET status = '"} + to +
+                           "', updated_at = now() WHERE ticket_type_id = $1 AND checkout_id = $2 AND status = '" + from + "'",
           batch.ticket_type_id, checkout_id);
-      if (moved.affected_rows() == 1) savepoint.commit();
-      else refused.push_back(checkout_id);
+      transaction.exec("RELEASE SAVEPOINT sold_change");
+      if (moved.affected_rows() != 1) refused.push_back(checkout_id);
     } catch (const pqxx::check_violation&) {
       // No seat, tier place or code use left. Any other error (a deadlock, a lost connection)
       // fails the whole batch, whose outcome the quota then treats as unknown.
+      transaction.exec("ROLLBACK TO SAVEPOINT sold_change");
       refused.push_back(checkout_id);
     }
   }

@@ -118,7 +118,23 @@ std::vector<ticket_row> tickets_of(pqxx::transaction_base& transaction, const st
   return tickets;
 }
 
+std::vector<webhook_event_row> verdicts_in(pqxx::transaction_base& transaction, const std::string& checkout_id) {
+  std::vector<webhook_event_row> verdicts;
+  for (const auto& row : sql::prepared(transaction,
+           "SELECT provider, event_id, type, reference, merchant_reference, success FROM webhook_events "
+           "WHERE checkout_id = $1 AND type IN ('AUTHORISATION', 'REFUND') ORDER BY received_at, event_id",
+           checkout_id))
+    verdicts.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                        row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<bool>()});
+  return verdicts;
+}
+
 }  // namespace
+
+std::vector<webhook_event_row> verdicts_of(pqxx::connection& connection, const std::string& checkout_id) {
+  pqxx::read_transaction transaction{connection};
+  return verdicts_in(transaction, checkout_id);
+}
 
 std::optional<order_row> load_order(pqxx::connection& connection, const std::string& checkout_id) {
   pqxx::read_transaction transaction{connection};
@@ -158,12 +174,7 @@ std::optional<order_row> load_order(pqxx::connection& connection, const std::str
       if (payment.id == attempt.payment_id) payment.attempts.push_back(std::move(attempt));
   }
   order.tickets = tickets_of(transaction, checkout_id);
-  for (const auto& row : sql::prepared(transaction,
-           "SELECT provider, event_id, type, reference, merchant_reference, success FROM webhook_events "
-           "WHERE checkout_id = $1 ORDER BY received_at, event_id",
-           checkout_id))
-    order.events.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
-                            row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<bool>()});
+  order.verdicts = verdicts_in(transaction, checkout_id);
   for (const auto& row : sql::prepared(transaction,
            "SELECT r.id, r.payment_id, r.amount_minor, r.currency, r.reason, array_to_string(r.ticket_type_ids, ','), "
            "r.release_seats, r.status, coalesce(r.provider_reference, ''), r.idempotency_key, r.seats_released "

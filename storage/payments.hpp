@@ -124,8 +124,8 @@ struct order_row {
   std::vector<payment_row> payments;
   std::vector<ticket_row> tickets;
   std::vector<refund_row> refunds;  // oldest first
-  // The events recorded for this checkout, oldest first: Adyen's verdicts are read back from here.
-  std::vector<webhook_event_row> events;
+  // The verdicts recorded for this checkout (see verdicts_of).
+  std::vector<webhook_event_row> verdicts;
 };
 
 std::optional<order_row> load_order(pqxx::connection& connection, const std::string& checkout_id);
@@ -196,6 +196,10 @@ void note_refund_reference(pqxx::connection& connection, const std::string& refu
 
 // The seats of a succeeded refund's released lines are back with their quotas.
 void mark_seats_released(pqxx::connection& connection, const std::string& refund_id);
+
+// The recorded events of a checkout that state an outcome (Adyen's AUTHORISATION and REFUND
+// notifications), oldest first.
+std::vector<webhook_event_row> verdicts_of(pqxx::connection& connection, const std::string& checkout_id);
 
 // Records a verified webhook event once (by provider and event id) with the checkout it concerns:
 // the one whose payment attempt has the event's reference, else `fallback_checkout` when that is a

@@ -486,3 +486,39 @@ TEST_CASE("the schema refuses a sold hold moving back, and an expired one sold b
   pqxx::work transaction{connection};
   CHECK_THROWS(transaction.exec("UPDATE holds SET status = 'held' WHERE checkout_id = 'co_2'"));
 }
+
+TEST_CASE("a resale the schema refuses is refused alone: the rest of its batch commits") {
+  inventory_fixture fixture;
+  fixture.add_ticket_type("tt_a", 1);
+  held(create(fixture, request_for("co_1", {{"tt_a", 1}})));
+  fixture.advance(600'000ms);
+  held(create(fixture, request_for("co_2", {{"tt_a", 1}})));  // the seat co_1's hold gave back
+  REQUIRE(hold_status(fixture, "co_1", "tt_a") == "expired");
+
+  // A batch the quota would not decide (it knows the seat is taken), written directly: the
+  // CHECK on capacity refuses co_1's resale, and co_2's extension must still commit with it.
+  auto& connection = fixture.runner.connection();
+  auto epochs = eventstripe::storage::claim_all_shards(connection, eventstripe::test_support::test_node,
+                                                       eventstripe::test_support::test_shard_count);
+  auto snapshot = eventstripe::storage::load_quota(connection, "tt_a");
+  REQUIRE(snapshot);
+  auto shard = static_cast<std::int32_t>(fixture.directory.shard_of("tt_a"));
+  eventstripe::storage::quota_batch batch;
+  batch.ticket_type_id = "tt_a";
+  batch.currency = "EUR";
+  batch.shard = shard;
+  batch.epoch = epochs.at(static_cast<std::size_t>(shard));
+  batch.node_id = eventstripe::test_support::test_node;
+  batch.writer_generation = snapshot->writer_generation;
+  auto extended_to_s = fixture.now_ms() / 1000 + 900;
+  batch.extensions.push_back({"co_2", extended_to_s * 1000});
+  batch.resales.push_back("co_1");
+  auto result = eventstripe::storage::commit_quota_batch(connection, batch);
+  CHECK(result.outcome == eventstripe::storage::batch_outcome::committed);
+  CHECK(result.refused_changes == std::vector<std::string>{"co_1"});
+  CHECK(hold_status(fixture, "co_1", "tt_a") == "expired");
+  CHECK(fixture.query_int("SELECT extract(epoch FROM expires_at)::integer FROM holds WHERE checkout_id = 'co_2'") ==
+        extended_to_s);
+  CHECK(held_count(fixture, "tt_a") == 1);
+  CHECK(fixture.query_int("SELECT sold FROM ticket_types WHERE id = 'tt_a'") == 0);
+}

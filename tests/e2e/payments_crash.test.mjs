@@ -20,13 +20,15 @@ async function orderRow(suite, checkoutId) {
 }
 
 describe('a node killed between capture and tickets finishes the order after a restart', () => {
-  const suite = paymentsSuite('payments-crash', ['--testing.fault_injection=true']);
+  // A short recheck: a payment waiting for 3-D Secure asks again every second without a webhook.
+  const nodeArgs = ['--testing.fault_injection=true', '--payments.action_recheck_ms=1000'];
+  const suite = paymentsSuite('payments-crash', nodeArgs);
 
   async function restart() {
     await suite.node.stop('SIGKILL');
     suite.node = await startNode({
       databaseUrl: suite.databaseUrl,
-      args: [...paymentNodeArgs(suite.sandbox, suite.port), '--testing.fault_injection=true'],
+      args: [...paymentNodeArgs(suite.sandbox, suite.port), ...nodeArgs],
     });
   }
 
@@ -60,10 +62,11 @@ describe('a node killed between capture and tickets finishes the order after a r
     assert.deepEqual(await orderRow(suite, checkout.id), { status: 'tickets_issued', tickets: 2, captured: 1, holds: 'sold' });
   });
 
-  it('an Adyen verdict acknowledged just before the node died settles the payment after the restart', async () => {
-    // Adyen states the outcome of a 3-D Secure payment only in its AUTHORISATION notification and
-    // never sends it again once answered [accepted]; the node must read it back from PostgreSQL.
-    const routes = (routes) => call(suite.node, 'PUT', '/api/v1/organizer/payment-routes', { key: suite.organizer.key, body: { routes } });
+  const routes = (list) => call(suite.node, 'PUT', '/api/v1/organizer/payment-routes', { key: suite.organizer.key, body: { routes: list } });
+
+  // An Adyen 3-D Secure payment whose AUTHORISATION notification the node recorded and answered
+  // [accepted] (Adyen never sends it again) without telling the payment entity.
+  async function verdictRecordedNotApplied() {
     expectStatus(await routes([{ method: 'visa', currency: 'EUR', country: '*', providers: ['adyen'] }]), 200, 'route to adyen');
     const { checkout } = await heldCheckout(suite, { quantity: 2 });
     const waiting = expectStatus(await pay(suite, checkout.id, { token: 'pm_card_threeDSecure2Required' }), 201, 'adyen 3ds');
@@ -79,14 +82,29 @@ describe('a node killed between capture and tickets finishes the order after a r
       { timeoutMs: 10_000 });
     const webhooks = await request(suite.sandbox.url, `/_sandbox/webhooks?reference=${checkout.id}`);
     assert.match(webhooks.body, /\[accepted\]|"response_status":200/, 'the node acknowledged it, so Adyen will not send it again');
-    const status = `SELECT status FROM payments WHERE checkout_id = '${checkout.id}'`;
-    assert.equal((await psql(suite.databaseUrl, status)).trim(), 'requires_action', 'the verdict was not applied before the crash');
-    await restart();
+    return checkout;
+  }
+
+  async function issuedOnceFromTheVerdict(checkout) {
     const body = await ticketsWhen(suite, checkout.id);
     assert.equal(body.tickets.length, 2);
     assert.equal(captures(await sandboxPayments(suite, checkout.id)), 1);
     assert.deepEqual(await orderRow(suite, checkout.id), { status: 'tickets_issued', tickets: 2, captured: 1, holds: 'sold' });
     expectStatus(await routes([]), 200, 'clear routes');
+  }
+
+  it('an Adyen verdict acknowledged just before the node died settles the payment after the restart', async () => {
+    const checkout = await verdictRecordedNotApplied();
+    const status = `SELECT status FROM payments WHERE checkout_id = '${checkout.id}'`;
+    assert.equal((await psql(suite.databaseUrl, status)).trim(), 'requires_action', 'the verdict was not applied before the crash');
+    await restart();
+    await issuedOnceFromTheVerdict(checkout);
+  });
+
+  it('an Adyen verdict whose hint was lost settles the payment at its next recheck, without a restart', async () => {
+    const checkout = await verdictRecordedNotApplied();
+    expectStatus(await call(suite.node, 'POST', '/api/v1/debug/payments/webhook-hints', { body: { dropped: false } }), 200, 'deliver hints');
+    await issuedOnceFromTheVerdict(checkout);
   });
 
   it('the fault-injection switch refuses a body without `dropped`', async () => {
