@@ -53,6 +53,25 @@ inventory_errc error_of(const answer<Reply>& outcome) {
   return actors::inventory_code(failure);
 }
 
+// An empty batch of `type` as its quota would write it (this node's shard epoch, the type's
+// writer generation), for tests that hand the storage a batch the quota would not decide.
+eventstripe::storage::quota_batch direct_batch(inventory_fixture& fixture, const std::string& type) {
+  auto& connection = fixture.runner.connection();
+  auto epochs = eventstripe::storage::claim_all_shards(connection, eventstripe::test_support::test_node,
+                                                       eventstripe::test_support::test_shard_count);
+  auto snapshot = eventstripe::storage::load_quota(connection, type);
+  REQUIRE(snapshot);
+  auto shard = static_cast<std::int32_t>(fixture.directory.shard_of(type));
+  eventstripe::storage::quota_batch batch;
+  batch.ticket_type_id = type;
+  batch.currency = "EUR";
+  batch.shard = shard;
+  batch.epoch = epochs.at(static_cast<std::size_t>(shard));
+  batch.node_id = eventstripe::test_support::test_node;
+  batch.writer_generation = snapshot->writer_generation;
+  return batch;
+}
+
 std::string hold_status(inventory_fixture& fixture, const std::string& checkout_id, const std::string& type) {
   auto connection = fixture.database.connect();
   pqxx::nontransaction session{connection};
@@ -364,17 +383,7 @@ TEST_CASE("a batch may hold the seat, tier place and code use that a release in 
 
   // What the quota would commit when a release and a new hold meet in one batch.
   auto& connection = fixture.runner.connection();
-  auto epochs = eventstripe::storage::claim_all_shards(connection, eventstripe::test_support::test_node, eventstripe::test_support::test_shard_count);
-  auto snapshot = eventstripe::storage::load_quota(connection, "tt_a");
-  REQUIRE(snapshot);
-  auto shard = static_cast<std::int32_t>(fixture.directory.shard_of("tt_a"));
-  eventstripe::storage::quota_batch batch;
-  batch.ticket_type_id = "tt_a";
-  batch.currency = "EUR";
-  batch.shard = shard;
-  batch.epoch = epochs.at(static_cast<std::size_t>(shard));
-  batch.node_id = eventstripe::test_support::test_node;
-  batch.writer_generation = snapshot->writer_generation;
+  auto batch = direct_batch(fixture, "tt_a");
   batch.releases.push_back("co_1");
   eventstripe::storage::hold_pricing_row at_tier;
   at_tier.tier_name = "Early bird";
@@ -498,18 +507,7 @@ TEST_CASE("a resale the schema refuses is refused alone: the rest of its batch c
   // A batch the quota would not decide (it knows the seat is taken), written directly: the
   // CHECK on capacity refuses co_1's resale, and co_2's extension must still commit with it.
   auto& connection = fixture.runner.connection();
-  auto epochs = eventstripe::storage::claim_all_shards(connection, eventstripe::test_support::test_node,
-                                                       eventstripe::test_support::test_shard_count);
-  auto snapshot = eventstripe::storage::load_quota(connection, "tt_a");
-  REQUIRE(snapshot);
-  auto shard = static_cast<std::int32_t>(fixture.directory.shard_of("tt_a"));
-  eventstripe::storage::quota_batch batch;
-  batch.ticket_type_id = "tt_a";
-  batch.currency = "EUR";
-  batch.shard = shard;
-  batch.epoch = epochs.at(static_cast<std::size_t>(shard));
-  batch.node_id = eventstripe::test_support::test_node;
-  batch.writer_generation = snapshot->writer_generation;
+  auto batch = direct_batch(fixture, "tt_a");
   auto extended_to_s = fixture.now_ms() / 1000 + 900;
   batch.extensions.push_back({"co_2", extended_to_s * 1000});
   batch.resales.push_back("co_1");
