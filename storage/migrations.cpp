@@ -42,40 +42,81 @@ std::optional<error> check_order(std::span<migration const> migrations) {
 
 // Takes the advisory lock first and only then creates the history table: concurrent
 // CREATE TABLE IF NOT EXISTS can itself fail on a catalog unique index.
+// The SHA-256 of a migration's text (hex), computed by PostgreSQL so that storage needs no
+// crypto library of its own.
+constexpr char const* text_sha256_sql = "encode(sha256(convert_to($1, 'UTF8')), 'hex')";
+
 void lock_history(pqxx::connection& connection, std::chrono::milliseconds lock_timeout) {
   pqxx::nontransaction session(connection);
   session.exec("SET lock_timeout = " + std::to_string(lock_timeout.count()));
   session.exec("SELECT pg_advisory_lock(" + std::to_string(migration_lock_key) + ")");
   session.exec(create_history_sql);
+  // Histories written before checksums were recorded get the column; their rows are adopted
+  // with this binary's text (see adopt_unchecked).
+  session.exec("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS sha256 text");
 }
 
-std::map<int, std::string> read_history(pqxx::connection& connection) {
+struct recorded_step {
+  std::string name;
+  std::string sha256;  // empty: recorded before checksums were
+};
+
+std::map<int, recorded_step> read_history(pqxx::connection& connection) {
   pqxx::nontransaction session(connection);
-  std::map<int, std::string> recorded;
-  for (auto const& row : session.exec("SELECT version, name FROM schema_migrations"))
-    recorded.emplace(row[0].as<int>(), row[1].as<std::string>());
+  std::map<int, recorded_step> recorded;
+  for (auto const& row : session.exec("SELECT version, name, coalesce(sha256, '') FROM schema_migrations"))
+    recorded.emplace(row[0].as<int>(), recorded_step{row[1].as<std::string>(), row[2].as<std::string>()});
   return recorded;
 }
 
-// A recorded version whose name differs means two branches used the same number: applying
-// "the rest" on top of that would be guesswork, so refuse.
-std::optional<error> check_history(std::span<migration const> migrations,
-                                   std::map<int, std::string> const& recorded) {
+std::string sha256_of(pqxx::connection& connection, std::string_view text) {
+  pqxx::nontransaction session(connection);
+  return session.exec_params1(std::string("SELECT ") + text_sha256_sql, std::string(text))[0].as<std::string>();
+}
+
+// A recorded version whose name differs means two branches used the same number, and one whose
+// text differs means a migration was edited after it ran somewhere: the schema is then not what
+// this binary's migrations make, so applying "the rest" on top would be guesswork. Refuse both.
+std::optional<error> check_history(pqxx::connection& connection, std::span<migration const> migrations,
+                                   std::map<int, recorded_step> const& recorded) {
   for (migration const& step : migrations) {
     auto const found = recorded.find(step.version);
-    if (found != recorded.end() && found->second != step.name)
+    if (found == recorded.end())
+      continue;
+    if (found->second.name != step.name)
       return error{error_code::migration_failed,
                    "schema_migrations records version " + std::to_string(step.version) + " as '"
-                     + found->second + "' but this binary's migration is " + label(step)};
+                     + found->second.name + "' but this binary's migration is " + label(step)};
+    if (!found->second.sha256.empty() && found->second.sha256 != sha256_of(connection, step.sql))
+      return error{error_code::migration_failed,
+                   "migration " + label(step) + " was changed after it was applied to this database "
+                   "(its SHA-256 differs from the one schema_migrations recorded); a change to the "
+                   "schema needs a new migration"};
   }
   return std::nullopt;
+}
+
+// Rows recorded before checksums were get this binary's: from now on an edit is caught.
+void adopt_unchecked(pqxx::connection& connection, std::span<migration const> migrations,
+                     std::map<int, recorded_step> const& recorded) {
+  for (migration const& step : migrations) {
+    auto const found = recorded.find(step.version);
+    if (found == recorded.end() || !found->second.sha256.empty())
+      continue;
+    pqxx::work transaction(connection, "adopt");
+    transaction.exec_params(std::string("UPDATE schema_migrations SET sha256 = ") + text_sha256_sql
+                              + " WHERE version = $2 AND sha256 IS NULL",
+                            std::string(step.sql), step.version);
+    transaction.commit();
+  }
 }
 
 void apply_one(pqxx::connection& connection, migration const& step) {
   pqxx::work transaction(connection, "migration");
   transaction.exec(std::string(step.sql));
-  transaction.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                          step.version, std::string(step.name));
+  transaction.exec_params(std::string("INSERT INTO schema_migrations (version, name, sha256) VALUES ($2, $3, ")
+                            + text_sha256_sql + ")",
+                          std::string(step.sql), step.version, std::string(step.name));
   transaction.commit();
 }
 
@@ -109,16 +150,18 @@ result<migrate_report> apply_migrations(std::string_view url, std::span<migratio
   try {
     lock_history(connection, settings.lock_timeout);
     step = "reading schema_migrations";
-    std::map<int, std::string> recorded = read_history(connection);
-    if (auto mismatch = check_history(migrations, recorded))
+    std::map<int, recorded_step> recorded = read_history(connection);
+    if (auto mismatch = check_history(connection, migrations, recorded))
       return *mismatch;
+    step = "recording the checksums of migrations applied before they were kept";
+    adopt_unchecked(connection, migrations, recorded);
     migrate_report report;
     for (migration const& pending : migrations) {
       if (recorded.contains(pending.version))
         continue;
       step = "applying " + label(pending);
       apply_one(connection, pending);
-      recorded.emplace(pending.version, pending.name);
+      recorded.emplace(pending.version, recorded_step{std::string(pending.name), {}});
       ++report.applied_count;
     }
     report.schema_version = recorded.empty() ? 0 : recorded.rbegin()->first;

@@ -159,6 +159,41 @@ TEST_CASE("a recorded migration whose name differs from the binary's is refused"
   CHECK(database.query_int("SELECT count(*) FROM schema_migrations") == 1);
 }
 
+TEST_CASE("a migration edited after it was applied is refused by name, and nothing is applied", "[pg]") {
+  fresh_database database;
+  std::array<storage::migration, 1> const original{{{1, "first", "CREATE TABLE first_table (x integer)"}}};
+  REQUIRE(storage::apply_migrations(database.url(), original).has_value());
+  std::array<storage::migration, 2> const edited{{
+    {1, "first", "CREATE TABLE first_table (x integer, y integer)"},
+    {2, "second", "CREATE TABLE second_table (x integer)"},
+  }};
+  auto const outcome = storage::apply_migrations(database.url(), edited);
+  REQUIRE_FALSE(outcome.has_value());
+  CHECK(outcome.error().message.find("0001_first was changed after it was applied") != std::string::npos);
+  CHECK(database.query_int("SELECT count(*) FROM schema_migrations") == 1);
+  CHECK(database.query_int("SELECT count(*) FROM pg_tables WHERE tablename = 'second_table'") == 0);
+  // The same text again is fine, and the next migration applies.
+  std::array<storage::migration, 2> const continued{{original[0], edited[1]}};
+  auto const again = storage::apply_migrations(database.url(), continued);
+  REQUIRE(again.has_value());
+  CHECK(again.value().applied_count == 1);
+}
+
+TEST_CASE("a history recorded before checksums is adopted, then guards against edits", "[pg]") {
+  fresh_database database;
+  database.exec("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
+                "applied_at timestamptz NOT NULL DEFAULT now())");
+  database.exec("CREATE TABLE first_table (x integer)");
+  database.exec("INSERT INTO schema_migrations (version, name) VALUES (1, 'first')");
+  std::array<storage::migration, 1> const original{{{1, "first", "CREATE TABLE first_table (x integer)"}}};
+  auto const adopted = storage::apply_migrations(database.url(), original);
+  REQUIRE(adopted.has_value());
+  CHECK(adopted.value().applied_count == 0);
+  CHECK(database.query_int("SELECT count(*) FROM schema_migrations WHERE sha256 IS NOT NULL") == 1);
+  std::array<storage::migration, 1> const edited{{{1, "first", "CREATE TABLE first_table (y integer)"}}};
+  CHECK_FALSE(storage::apply_migrations(database.url(), edited).has_value());
+}
+
 TEST_CASE("readiness reports pending migrations, then ready once migrated", "[pg]") {
   fresh_database database;
   storage::connection_pool pool(pool_settings(database, 1, 4));

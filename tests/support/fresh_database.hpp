@@ -58,6 +58,12 @@ public:
   // A plain connection for setting up and checking, outside the code under test.
   pqxx::connection connect() const { return pqxx::connection(url_); }
 
+  void exec(std::string const& sql) const {
+    pqxx::connection connection = connect();
+    pqxx::nontransaction session(connection);
+    session.exec(sql);
+  }
+
   int query_int(std::string const& sql) const {
     pqxx::connection connection = connect();
     pqxx::nontransaction session(connection);
