@@ -162,6 +162,9 @@ int run(const config::settings& values, const sigset_t& signals) {
   if (!migrated) return fail_start(config::exit_database_unavailable, migrated.error().message);
   log::info("schema migrated", {{"migrations.applied", migrated.value().applied_count},
                                 {"schema.version", migrated.value().schema_version}});
+  for (int version : migrated.value().adopted_versions)
+    log::warn("migration recorded without a checksum; this binary's text is taken as what ran",
+              {{"migration.version", version}});
 
   // Provider accounts are checked before anything starts: a bad one stops the start, naming its key.
   std::optional<io::providers::provider_registry> configured;

@@ -1038,7 +1038,7 @@ void release_refunded_seats(payment_actor* self, storage::refund_row refund, std
 }
 
 void send_refund(payment_actor* self, storage::refund_row refund);
-void check_refund(payment_actor* self, storage::refund_row refund);
+void check_refund(payment_actor* self, storage::refund_row refund, bool verdicts_read = false);
 void finish_refund(payment_actor* self, storage::refund_row refund, refund_result result);
 
 // The provider answered a refund definitively (or it is still pending): record it, release the
@@ -1060,11 +1060,22 @@ void ask_refund_later(payment_actor* self, storage::refund_row refund) {
 
 // Reads a pending refund by the provider's id when it gave one (asking for it again with the same
 // key is safe only while the provider keeps the key, a day at Stripe); otherwise asks again.
-void check_refund(payment_actor* self, storage::refund_row refund) {
+void check_refund(payment_actor* self, storage::refund_row refund, bool verdicts_read) {
   auto& state = self->state;
   auto provider = provider_named(state, live_payment(state)->provider);
   if (refund.provider_reference.empty() || !provider) return send_refund(self, refund);
   state.busy = true;
+  // As for payments: Adyen's REFUND notification recorded while its hint was lost is read back.
+  if (provider->kind() == "adyen" && !verdicts_read) {
+    auto verdicts = std::make_shared<std::vector<storage::webhook_event_row>>();
+    auto id = state.checkout_id;
+    return run_job(
+        self, [verdicts, id](pqxx::connection& connection) { *verdicts = storage::verdicts_of(connection, id); },
+        [self, verdicts, refund](bool ran) {
+          if (ran) queue_stored_verdicts(self->state, *verdicts);
+          check_refund(self, refund, true);
+        });
+  }
   refund_request request{refund.id, live_payment(state)->provider_reference, refund.amount_minor, refund.currency,
                          refund.idempotency_key};
   call_provider<refund_result>(

@@ -207,8 +207,11 @@ std::vector<std::string> change_sold(pqxx::work& transaction, const quota_batch&
       if (moved.affected_rows() != 1) refused.push_back(checkout_id);
     } catch (const pqxx::check_violation&) {
       // No seat, tier place or code use left. Any other error (a deadlock, a lost connection)
-      // fails the whole batch, whose outcome the quota then treats as unknown.
+      // fails the whole batch, whose outcome the quota then treats as unknown. This only works
+      // because the failed statement went through exec_prepared: a failure inside exec() makes
+      // libpqxx abort the transaction object, and the ROLLBACK TO below would then throw.
       transaction.exec("ROLLBACK TO SAVEPOINT sold_change");
+      transaction.exec("RELEASE SAVEPOINT sold_change");
       refused.push_back(checkout_id);
     }
   }

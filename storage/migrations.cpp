@@ -20,7 +20,8 @@ namespace {
 constexpr char const* create_history_sql = R"(CREATE TABLE IF NOT EXISTS schema_migrations (
   version    integer     PRIMARY KEY,
   name       text        NOT NULL,
-  applied_at timestamptz NOT NULL DEFAULT now()
+  applied_at timestamptz NOT NULL DEFAULT now(),
+  sha256     text
 ))";
 
 std::string label(migration const& step) {
@@ -42,18 +43,39 @@ std::optional<error> check_order(std::span<migration const> migrations) {
 
 // Takes the advisory lock first and only then creates the history table: concurrent
 // CREATE TABLE IF NOT EXISTS can itself fail on a catalog unique index.
-// The SHA-256 of a migration's text (hex), computed by PostgreSQL so that storage needs no
-// crypto library of its own.
-constexpr char const* text_sha256_sql = "encode(sha256(convert_to($1, 'UTF8')), 'hex')";
+// The SHA-256 (hex) of a migration's bytes, sent hex-encoded ($1) so that neither the session's
+// client_encoding nor the database's encoding changes them; computed by PostgreSQL so that
+// storage needs no crypto library of its own.
+constexpr char const* text_sha256_sql = "encode(sha256(decode($1, 'hex')), 'hex')";
+
+std::string hex_of(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(bytes.size() * 2);
+  for (unsigned char byte : bytes) {
+    hex += digits[byte >> 4];
+    hex += digits[byte & 0x0f];
+  }
+  return hex;
+}
 
 void lock_history(pqxx::connection& connection, std::chrono::milliseconds lock_timeout) {
   pqxx::nontransaction session(connection);
   session.exec("SET lock_timeout = " + std::to_string(lock_timeout.count()));
   session.exec("SELECT pg_advisory_lock(" + std::to_string(migration_lock_key) + ")");
   session.exec(create_history_sql);
-  // Histories written before checksums were recorded get the column; their rows are adopted
-  // with this binary's text (see adopt_unchecked).
-  session.exec("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS sha256 text");
+}
+
+// Histories written before checksums were kept get the column, once: ALTER TABLE takes an
+// exclusive lock even when there is nothing to add, which would queue every readiness probe
+// behind a long reader of schema_migrations (a pg_dump) on each start.
+void add_checksum_column(pqxx::connection& connection) {
+  pqxx::nontransaction session(connection);
+  auto const present = session.exec(
+      "SELECT 1 FROM pg_attribute WHERE attrelid = 'schema_migrations'::regclass AND attname = 'sha256' "
+      "AND NOT attisdropped");
+  if (present.empty())
+    session.exec("ALTER TABLE schema_migrations ADD COLUMN sha256 text");
 }
 
 struct recorded_step {
@@ -71,7 +93,7 @@ std::map<int, recorded_step> read_history(pqxx::connection& connection) {
 
 std::string sha256_of(pqxx::connection& connection, std::string_view text) {
   pqxx::nontransaction session(connection);
-  return session.exec_params1(std::string("SELECT ") + text_sha256_sql, std::string(text))[0].as<std::string>();
+  return session.exec_params1(std::string("SELECT ") + text_sha256_sql, hex_of(text))[0].as<std::string>();
 }
 
 // A recorded version whose name differs means two branches used the same number, and one whose
@@ -96,9 +118,12 @@ std::optional<error> check_history(pqxx::connection& connection, std::span<migra
   return std::nullopt;
 }
 
-// Rows recorded before checksums were get this binary's: from now on an edit is caught.
-void adopt_unchecked(pqxx::connection& connection, std::span<migration const> migrations,
-                     std::map<int, recorded_step> const& recorded) {
+// Rows recorded without a checksum (before checksums were kept, or by an older binary) get this
+// binary's: what ran then cannot be verified any more, but from now on an edit is caught. The
+// adopted versions are reported, for a warning.
+std::vector<int> adopt_unchecked(pqxx::connection& connection, std::span<migration const> migrations,
+                                 std::map<int, recorded_step> const& recorded) {
+  std::vector<int> adopted;
   for (migration const& step : migrations) {
     auto const found = recorded.find(step.version);
     if (found == recorded.end() || !found->second.sha256.empty())
@@ -106,9 +131,11 @@ void adopt_unchecked(pqxx::connection& connection, std::span<migration const> mi
     pqxx::work transaction(connection, "adopt");
     transaction.exec_params(std::string("UPDATE schema_migrations SET sha256 = ") + text_sha256_sql
                               + " WHERE version = $2 AND sha256 IS NULL",
-                            std::string(step.sql), step.version);
+                            hex_of(step.sql), step.version);
     transaction.commit();
+    adopted.push_back(step.version);
   }
+  return adopted;
 }
 
 void apply_one(pqxx::connection& connection, migration const& step) {
@@ -116,7 +143,7 @@ void apply_one(pqxx::connection& connection, migration const& step) {
   transaction.exec(std::string(step.sql));
   transaction.exec_params(std::string("INSERT INTO schema_migrations (version, name, sha256) VALUES ($2, $3, ")
                             + text_sha256_sql + ")",
-                          std::string(step.sql), step.version, std::string(step.name));
+                          hex_of(step.sql), step.version, std::string(step.name));
   transaction.commit();
 }
 
@@ -149,13 +176,15 @@ result<migrate_report> apply_migrations(std::string_view url, std::span<migratio
   std::string step = "waiting for the migration lock (is another node migrating?)";
   try {
     lock_history(connection, settings.lock_timeout);
+    step = "adding the checksum column to schema_migrations";
+    add_checksum_column(connection);
     step = "reading schema_migrations";
     std::map<int, recorded_step> recorded = read_history(connection);
     if (auto mismatch = check_history(connection, migrations, recorded))
       return *mismatch;
     step = "recording the checksums of migrations applied before they were kept";
-    adopt_unchecked(connection, migrations, recorded);
     migrate_report report;
+    report.adopted_versions = adopt_unchecked(connection, migrations, recorded);
     for (migration const& pending : migrations) {
       if (recorded.contains(pending.version))
         continue;

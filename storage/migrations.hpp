@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 // Schema migrations: numbered SQL files in storage/migrations/NNNN_name.sql, embedded into the
 // binary at build time (embed_migrations.cmake), applied at start by migrate(). Each is applied
@@ -41,6 +42,9 @@ struct migrate_settings {
 struct migrate_report {
   int applied_count = 0;  // migrations applied by this call
   int schema_version = 0; // highest version recorded after this call
+  // Versions recorded before checksums were kept, whose checksum this call took from the
+  // binary's text: they could not be verified (worth a warning).
+  std::vector<int> adopted_versions;
 };
 
 // Applies the embedded migrations that the database has not recorded yet. Blocking: call it at

@@ -520,3 +520,28 @@ TEST_CASE("a resale the schema refuses is refused alone: the rest of its batch c
   CHECK(held_count(fixture, "tt_a") == 1);
   CHECK(fixture.query_int("SELECT sold FROM ticket_types WHERE id = 'tt_a'") == 0);
 }
+
+TEST_CASE("several resales in one batch: each refused alone, the others sold") {
+  inventory_fixture fixture;
+  fixture.add_ticket_type("tt_a", 3);
+  held(create(fixture, request_for("co_1", {{"tt_a", 1}})));
+  held(create(fixture, request_for("co_2", {{"tt_a", 1}})));
+  held(create(fixture, request_for("co_3", {{"tt_a", 1}})));
+  fixture.advance(600'000ms);  // all three expire: three seats free
+  held(create(fixture, request_for("co_4", {{"tt_a", 1}})));
+  held(create(fixture, request_for("co_5", {{"tt_a", 1}})));  // one seat left
+
+  // Late payments for all three: only the first finds the seat; the savepoints of the refused
+  // ones must not undo it, nor each other.
+  auto& connection = fixture.runner.connection();
+  auto batch = direct_batch(fixture, "tt_a");
+  batch.resales = {"co_1", "co_2", "co_3"};
+  auto result = eventstripe::storage::commit_quota_batch(connection, batch);
+  CHECK(result.outcome == eventstripe::storage::batch_outcome::committed);
+  CHECK(result.refused_changes == std::vector<std::string>{"co_2", "co_3"});
+  CHECK(hold_status(fixture, "co_1", "tt_a") == "sold");
+  CHECK(hold_status(fixture, "co_2", "tt_a") == "expired");
+  CHECK(hold_status(fixture, "co_3", "tt_a") == "expired");
+  CHECK(fixture.query_int("SELECT sold FROM ticket_types WHERE id = 'tt_a'") == 1);
+  CHECK(held_count(fixture, "tt_a") == 2);
+}

@@ -189,9 +189,25 @@ TEST_CASE("a history recorded before checksums is adopted, then guards against e
   auto const adopted = storage::apply_migrations(database.url(), original);
   REQUIRE(adopted.has_value());
   CHECK(adopted.value().applied_count == 0);
+  CHECK(adopted.value().adopted_versions == std::vector<int>{1});
   CHECK(database.query_int("SELECT count(*) FROM schema_migrations WHERE sha256 IS NOT NULL") == 1);
+  // Adopted with the right checksum: the same text passes, nothing is adopted twice, an edit is refused.
+  auto const again = storage::apply_migrations(database.url(), original);
+  REQUIRE(again.has_value());
+  CHECK(again.value().adopted_versions.empty());
   std::array<storage::migration, 1> const edited{{{1, "first", "CREATE TABLE first_table (y integer)"}}};
-  CHECK_FALSE(storage::apply_migrations(database.url(), edited).has_value());
+  auto const refused = storage::apply_migrations(database.url(), edited);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().message.find("0001_first was changed after it was applied") != std::string::npos);
+}
+
+TEST_CASE("a migration's checksum is of its bytes, whatever the session's client encoding", "[pg]") {
+  fresh_database database;
+  std::array<storage::migration, 1> const accented{{{1, "first", "COMMENT ON SCHEMA public IS 'caf\xc3\xa9 \xe2\x80\x94 UTF-8'"}}};
+  REQUIRE(storage::apply_migrations(database.url(), accented).has_value());
+  database.exec("ALTER DATABASE " + database.name() + " SET client_encoding = 'LATIN1'");
+  auto const again = storage::apply_migrations(database.url(), accented);
+  CHECK(again.has_value());
 }
 
 TEST_CASE("readiness reports pending migrations, then ready once migrated", "[pg]") {

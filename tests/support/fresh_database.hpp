@@ -54,6 +54,7 @@ public:
   }
 
   std::string const& url() const { return url_; }
+  std::string const& name() const { return name_; }
 
   // A plain connection for setting up and checking, outside the code under test.
   pqxx::connection connect() const { return pqxx::connection(url_); }
