@@ -107,6 +107,26 @@ describe('a node killed between capture and tickets finishes the order after a r
     await issuedOnceFromTheVerdict(checkout);
   });
 
+  it('an Adyen REFUND verdict whose hint was lost settles the refund when the entity asks again', async () => {
+    expectStatus(await routes([{ method: 'visa', currency: 'EUR', country: '*', providers: ['adyen'] }]), 200, 'route to adyen');
+    const { checkout } = await heldCheckout(suite, { quantity: 1 });
+    assert.equal(expectStatus(await pay(suite, checkout.id), 201, 'pay').provider, 'adyen');
+    await ticketsWhen(suite, checkout.id);
+    expectStatus(await call(suite.node, 'POST', '/api/v1/debug/payments/webhook-hints', { body: { dropped: true } }), 200, 'drop hints');
+    const pending = expectStatus(await call(suite.node, 'POST', `/api/v1/organizer/orders/${checkout.id}/refunds`, {
+      key: suite.organizer.key, body: {}, headers: { 'idempotency-key': `refund-${checkout.id}` }, timeoutMs: 30_000,
+    }), 201, 'adyen refund');
+    assert.equal(pending.refunds[0].status, 'pending');
+    const recorded = `SELECT count(*) FROM webhook_events WHERE checkout_id = '${checkout.id}' AND type = 'REFUND' AND success`;
+    await waitFor('the REFUND notification to be recorded', async () => (await psql(suite.databaseUrl, recorded)).trim() === '1',
+      { timeoutMs: 10_000 });
+    expectStatus(await call(suite.node, 'POST', '/api/v1/debug/payments/webhook-hints', { body: { dropped: false } }), 200, 'deliver hints');
+    await ticketsWhen(suite, checkout.id, 'refunded');
+    const [refunded] = await sandboxPayments(suite, checkout.id);
+    assert.equal(refunded.amount_refunded, refunded.amount_captured);
+    expectStatus(await routes([]), 200, 'clear routes');
+  });
+
   it('the fault-injection switch refuses a body without `dropped`', async () => {
     const refused = await call(suite.node, 'POST', '/api/v1/debug/payments/webhook-hints', { body: { dropped: 'yes' } });
     assert.equal(refused.status, 422);
