@@ -387,6 +387,7 @@ void end_unpaid(payment_actor* self, const storage::payment_attempt_row& attempt
 void confirm_attempt(payment_actor* self, storage::payment_attempt_row attempt);
 void query_attempt(payment_actor* self, storage::payment_attempt_row attempt, bool verdicts_read = false);
 void queue_stored_verdicts(payment_state& state, const std::vector<storage::webhook_event_row>& verdicts);
+void read_stored_verdicts(payment_actor* self, std::function<void()> then);
 bool settle_from_notification(payment_actor* self, const storage::payment_attempt_row& attempt);
 void handle_outcome(payment_actor* self, storage::payment_attempt_row attempt, const provider_result& result);
 
@@ -507,17 +508,11 @@ void query_attempt(payment_actor* self, storage::payment_attempt_row attempt, bo
   }
   // Adyen states the outcome only in its notifications, and replays its first answer when asked
   // again: a verdict recorded while its hint was lost (a shard moving) is read back first.
-  if (provider->kind() == "adyen" && !verdicts_read) {
-    auto verdicts = std::make_shared<std::vector<storage::webhook_event_row>>();
-    auto id = state.checkout_id;
-    return run_job(
-        self, [verdicts, id](pqxx::connection& connection) { *verdicts = storage::verdicts_of(connection, id); },
-        [self, verdicts, attempt](bool ran) {
-          if (ran) queue_stored_verdicts(self->state, *verdicts);
-          if (settle_from_notification(self, attempt)) return;
-          query_attempt(self, attempt, true);
-        });
-  }
+  if (provider->kind() == "adyen" && !verdicts_read)
+    return read_stored_verdicts(self, [self, attempt] {
+      if (settle_from_notification(self, attempt)) return;
+      query_attempt(self, attempt, true);
+    });
   auto request = request_for(state, *live_payment(state), attempt);
   ++state.calls_this_step;
   bool never_created = attempt.reference.empty() && provider->kind() == "stripe";
@@ -662,6 +657,18 @@ void queue_stored_verdicts(payment_state& state, const std::vector<storage::webh
     };
     if (std::none_of(state.notifications.begin(), state.notifications.end(), same)) state.notifications.push_back(stored);
   }
+}
+
+// Queues the verdicts recorded for this checkout (a read that failed queues none), then `then`.
+void read_stored_verdicts(payment_actor* self, std::function<void()> then) {
+  auto verdicts = std::make_shared<std::vector<storage::webhook_event_row>>();
+  auto id = self->state.checkout_id;
+  run_job(
+      self, [verdicts, id](pqxx::connection& connection) { *verdicts = storage::verdicts_of(connection, id); },
+      [self, verdicts, then = std::move(then)](bool ran) {
+        if (ran) queue_stored_verdicts(self->state, *verdicts);
+        then();
+      });
 }
 
 // Settles the live attempt from a queued AUTHORISATION verdict; true when one applied.
@@ -1066,16 +1073,8 @@ void check_refund(payment_actor* self, storage::refund_row refund, bool verdicts
   if (refund.provider_reference.empty() || !provider) return send_refund(self, refund);
   state.busy = true;
   // As for payments: Adyen's REFUND notification recorded while its hint was lost is read back.
-  if (provider->kind() == "adyen" && !verdicts_read) {
-    auto verdicts = std::make_shared<std::vector<storage::webhook_event_row>>();
-    auto id = state.checkout_id;
-    return run_job(
-        self, [verdicts, id](pqxx::connection& connection) { *verdicts = storage::verdicts_of(connection, id); },
-        [self, verdicts, refund](bool ran) {
-          if (ran) queue_stored_verdicts(self->state, *verdicts);
-          check_refund(self, refund, true);
-        });
-  }
+  if (provider->kind() == "adyen" && !verdicts_read)
+    return read_stored_verdicts(self, [self, refund] { check_refund(self, refund, true); });
   refund_request request{refund.id, live_payment(state)->provider_reference, refund.amount_minor, refund.currency,
                          refund.idempotency_key};
   call_provider<refund_result>(

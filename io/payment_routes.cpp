@@ -612,24 +612,20 @@ void add_payment_routes(router& routes, const payment_routes_context& context) {
                                       [context, handler](const http_request& request, const principal& who,
                                                          responder respond) { handler(context, request, who, respond); }));
   };
-  if (context.fault_injection && context.fulfilment_paused)
-    routes.add("POST", "/api/v1/debug/payments/fulfilment", [context](http_request& request, responder respond) {
-      json_body body{request.body, {"paused"}};
-      auto paused = body.optional_boolean("paused");
-      if (body.ok() && !paused) body.reject("paused", "is required");
+  // Fault injection: POST {field: bool} sets `flag` and answers it back.
+  auto fault_switch = [&routes, &context](const char* path, std::string field, std::shared_ptr<std::atomic<bool>> flag) {
+    if (!context.fault_injection || !flag) return;
+    routes.add("POST", path, [field, flag](http_request& request, responder respond) {
+      json_body body{request.body, {field}};
+      auto value = body.optional_boolean(field);
+      if (body.ok() && !value) body.reject(field, "is required");
       if (!body.ok()) return respond(body.failure());
-      context.fulfilment_paused->store(*paused);
-      respond(json_response(200, nlohmann::json{{"paused", *paused}}.dump()));
+      flag->store(*value);
+      respond(json_response(200, nlohmann::json{{field, *value}}.dump()));
     });
-  if (context.fault_injection && context.webhook_hints_dropped)
-    routes.add("POST", "/api/v1/debug/payments/webhook-hints", [context](http_request& request, responder respond) {
-      json_body body{request.body, {"dropped"}};
-      auto dropped = body.optional_boolean("dropped");
-      if (body.ok() && !dropped) body.reject("dropped", "is required");
-      if (!body.ok()) return respond(body.failure());
-      context.webhook_hints_dropped->store(*dropped);
-      respond(json_response(200, nlohmann::json{{"dropped", *dropped}}.dump()));
-    });
+  };
+  fault_switch("/api/v1/debug/payments/fulfilment", "paused", context.fulfilment_paused);
+  fault_switch("/api/v1/debug/payments/webhook-hints", "dropped", context.webhook_hints_dropped);
   organizer("POST", "/api/v1/organizer/orders/{checkout_id}/refunds", refund);
   organizer("POST", "/api/v1/organizer/orders/{checkout_id}/mark-paid", mark_paid);
   organizer("GET", "/api/v1/organizer/payment-routes", get_routes);

@@ -1,6 +1,7 @@
 #include "storage/migrations.hpp"
 
 #include "storage/connect.hpp"
+#include "storage/sql_support.hpp"
 
 #include <pqxx/connection>
 #include <pqxx/except>
@@ -48,17 +49,6 @@ std::optional<error> check_order(std::span<migration const> migrations) {
 // storage needs no crypto library of its own.
 constexpr char const* text_sha256_sql = "encode(sha256(decode($1, 'hex')), 'hex')";
 
-std::string hex_of(std::string_view bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(bytes.size() * 2);
-  for (unsigned char byte : bytes) {
-    hex += digits[byte >> 4];
-    hex += digits[byte & 0x0f];
-  }
-  return hex;
-}
-
 void lock_history(pqxx::connection& connection, std::chrono::milliseconds lock_timeout) {
   pqxx::nontransaction session(connection);
   session.exec("SET lock_timeout = " + std::to_string(lock_timeout.count()));
@@ -93,7 +83,7 @@ std::map<int, recorded_step> read_history(pqxx::connection& connection) {
 
 std::string sha256_of(pqxx::connection& connection, std::string_view text) {
   pqxx::nontransaction session(connection);
-  return session.exec_params1(std::string("SELECT ") + text_sha256_sql, hex_of(text))[0].as<std::string>();
+  return session.exec_params1(std::string("SELECT ") + text_sha256_sql, sql::hex_of(text))[0].as<std::string>();
 }
 
 // A recorded version whose name differs means two branches used the same number, and one whose
@@ -131,7 +121,7 @@ std::vector<int> adopt_unchecked(pqxx::connection& connection, std::span<migrati
     pqxx::work transaction(connection, "adopt");
     transaction.exec_params(std::string("UPDATE schema_migrations SET sha256 = ") + text_sha256_sql
                               + " WHERE version = $2 AND sha256 IS NULL",
-                            hex_of(step.sql), step.version);
+                            sql::hex_of(step.sql), step.version);
     transaction.commit();
     adopted.push_back(step.version);
   }
@@ -143,7 +133,7 @@ void apply_one(pqxx::connection& connection, migration const& step) {
   transaction.exec(std::string(step.sql));
   transaction.exec_params(std::string("INSERT INTO schema_migrations (version, name, sha256) VALUES ($2, $3, ")
                             + text_sha256_sql + ")",
-                          hex_of(step.sql), step.version, std::string(step.name));
+                          sql::hex_of(step.sql), step.version, std::string(step.name));
   transaction.commit();
 }
 

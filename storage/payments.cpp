@@ -9,17 +9,6 @@
 namespace eventstripe::storage {
 namespace {
 
-std::string hex_of(const std::string& bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(bytes.size() * 2);
-  for (unsigned char byte : bytes) {
-    hex += digits[byte >> 4];
-    hex += digits[byte & 15];
-  }
-  return hex;
-}
-
 // "a,b,c" (an array_to_string of ids, which never contain commas) -> {"a", "b", "c"}.
 std::vector<std::string> split_list(const std::string& list) {
   std::vector<std::string> items;
@@ -259,7 +248,7 @@ ticket_key_row ticket_key(pqxx::connection& connection, const std::string& event
   sql::prepared(transaction,
       "INSERT INTO event_ticket_keys (event_id, key_id, private_key, public_key) "
       "VALUES ($1, $2, decode($3, 'hex'), decode($4, 'hex')) ON CONFLICT (event_id) DO NOTHING",
-      event_id, generated.key_id, hex_of(generated.private_key), hex_of(generated.public_key));
+      event_id, generated.key_id, sql::hex_of(generated.private_key), sql::hex_of(generated.public_key));
   auto row = sql::prepared(transaction,
       "SELECT key_id, private_key, public_key FROM event_ticket_keys WHERE event_id = $1", event_id);
   ticket_key_row key{row[0][0].as<std::string>(), pqxx::binarystring{row[0][1]}.str(),

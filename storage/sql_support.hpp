@@ -6,11 +6,24 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <pqxx/pqxx>
 
 namespace eventstripe::storage::sql {
+
+// Lower-case hex of `bytes`, for bytea parameters (decode($n, 'hex')).
+inline std::string hex_of(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(bytes.size() * 2);
+  for (unsigned char byte : bytes) {
+    hex += digits[byte >> 4];
+    hex += digits[byte & 0x0f];
+  }
+  return hex;
+}
 
 // SQL for a unix-milliseconds literal as timestamptz.
 inline std::string timestamp(std::int64_t unix_ms) {
