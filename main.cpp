@@ -241,7 +241,8 @@ int run(const config::settings& values, const sigset_t& signals) {
   io::add_checkout_routes(routes, inventory);
   io::add_event_routes(routes, inventory);
   io::add_payment_routes(routes, {&system, &directory, &credentials, &pool, shared->limits, shared->payments.answer_wait_ms,
-                                  shared->providers, values.fault_injection, shared->fulfilment_paused});
+                                  shared->providers, values.fault_injection, shared->fulfilment_paused,
+                                  std::make_shared<std::atomic<bool>>(false), shared->attempt_failure});
   io::add_reconciliation_routes(routes, {&system, &credentials, &pool, reconciliation});
   io::gateway gateway{values.http_host, values.http_port, values.http_threads, limits_from(values), routes, stats};
   if (auto failure = gateway.start(); !failure.empty()) {

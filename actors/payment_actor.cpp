@@ -25,6 +25,8 @@
 #include "actors/hold_pricing.hpp"
 #include "actors/idle_watch.hpp"
 #include "actors/money.hpp"
+#include "actors/payment_attempt.hpp"
+#include "actors/payment_calls.hpp"
 #include "actors/payment_provider.hpp"
 #include "actors/payments/encoding.hpp"
 #include "actors/payments/method_catalogue.hpp"
@@ -38,7 +40,11 @@
 namespace eventstripe::actors {
 namespace {
 
-using done_atom = caf::atom_constant<caf::atom("done")>;
+using payment_calls::backoff;
+using payment_calls::call_provider;
+using payment_calls::done_atom;
+using payment_calls::later;
+using payment_calls::on_done;
 using answer_atom = caf::atom_constant<caf::atom("answer")>;
 
 // Tickets admit from this long before the event starts until this long after it ends.
@@ -57,8 +63,14 @@ struct payment_state {
   std::vector<std::shared_ptr<payment_provider>> route;
   std::size_t route_index = 0;
   std::int32_t rounds = 0;          // passes over the route that all failed before acceptance
-  std::int32_t calls_this_step = 0; // provider calls of the current step (retries bounded)
   bool busy = false;                // a step (provider call, fulfilment, refund) is under way
+  // The live attempt (payment_attempt.hpp): its supervisor, the attempt actor once it said it
+  // runs, and the number of this run (messages of an earlier run are ignored). The holder lets
+  // the actor's exit take a live attempt down with it.
+  std::shared_ptr<caf::actor> attempt_supervisor = std::make_shared<caf::actor>();
+  caf::actor attempt_actor;
+  std::uint64_t attempt_generation = 0;
+  std::int32_t attempt_failures = 0;  // attempt supervisors in a row that gave up
   bool hinted = false;              // a webhook arrived while busy: read the state again after
   // Pay requests answered at the next settled state; `replays` marks those that repeated an
   // Idempotency-Key (answered as replays).
@@ -90,6 +102,7 @@ using payment_actor = caf::stateful_actor<payment_state>;
 caf::behavior running(payment_actor* self);
 void resume(payment_actor* self);
 void fulfil(payment_actor* self);
+void stop_attempt(payment_actor* self);
 
 storage::fence fence_of(const payment_state& state) {
   return {state.where.shard, state.where.epoch, state.shared->node_id};
@@ -109,8 +122,7 @@ bool is_final(const std::string& status) {
 // Runs `job` on the database pool; `then(true)` after it returned (its result is in what the job
 // captured), `then(false)` when it could not run or threw.
 void run_job(payment_actor* self, std::function<void(pqxx::connection&)> job, std::function<void(bool)> then) {
-  auto token = ++self->state.token;
-  self->state.continuations.emplace(token, std::move(then));
+  auto token = payment_calls::expect_done(self, std::move(then));
   caf::actor me = caf::actor_cast<caf::actor>(self);
   auto accepted = self->state.shared->payments_jobs().submit(
       [me, token, job](pqxx::connection& connection) {
@@ -119,65 +131,6 @@ void run_job(payment_actor* self, std::function<void(pqxx::connection&)> job, st
       },
       [me, token](const storage::error&) { caf::anon_send(me, done_atom::value, token, false); });
   if (accepted != storage::submit_status::accepted) caf::anon_send(me, done_atom::value, token, false);
-}
-
-// What a call that never ran (the provider threads' queue was full) reports: nothing was sent.
-void never_sent(provider_result& result) {
-  result.outcome = provider_outcome::failed_before_acceptance;
-  result.message = "provider call queue full";
-}
-void never_sent(refund_result& result) {
-  result.outcome = refund_outcome::failed;
-  result.message = "provider call queue full";
-}
-void thrown(provider_result& result) { result.outcome = provider_outcome::unknown; }
-void thrown(refund_result& result) { result.outcome = refund_outcome::unknown; }
-
-// Makes one provider call on the provider threads and hands its result to `then`.
-template <class Result>
-void call_provider(payment_actor* self, std::function<Result()> call, std::function<void(const Result&)> then) {
-  auto result = std::make_shared<Result>();
-  auto token = ++self->state.token;
-  self->state.continuations.emplace(token, [result, then](bool ran) {
-    if (!ran) never_sent(*result);
-    then(*result);
-  });
-  caf::actor me = caf::actor_cast<caf::actor>(self);
-  bool accepted = self->state.shared->provider_calls && self->state.shared->provider_calls->submit([me, token, call, result] {
-    try {
-      *result = call();
-    } catch (const std::exception& failure) {
-      thrown(*result);  // it may have been sent: the outcome is unknown
-      result->message = failure.what();
-    }
-    caf::anon_send(me, done_atom::value, token, true);
-  });
-  if (!accepted) caf::anon_send(me, done_atom::value, token, false);
-}
-
-void on_done(payment_actor* self, std::uint64_t token, bool ran) {
-  auto found = self->state.continuations.find(token);
-  if (found == self->state.continuations.end()) return;
-  auto then = std::move(found->second);
-  self->state.continuations.erase(found);
-  then(ran);
-}
-
-void later(payment_actor* self, std::chrono::milliseconds delay, std::function<void()> action) {
-  auto token = ++self->state.token;
-  self->state.continuations.emplace(token, [action](bool) { action(); });
-  self->delayed_send(self, delay, done_atom::value, token, true);
-}
-
-std::chrono::milliseconds backoff(payment_actor* self, std::int32_t retry) {
-  auto& state = self->state;
-  const auto& limits = state.shared->payments;
-  // Steps keep going at the longest interval once past the bound (an unknown outcome is asked
-  // about until it is known), so the attempt number is clamped below the rules' limit.
-  auto attempt = std::clamp(retry, 1, payments::retry_attempts_limit - 1);
-  return payments::retry_delay(attempt, limits.retry_initial_ms, limits.retry_max_ms, payments::retry_attempts_limit,
-                               state.jitter())
-      .value_or(limits.retry_max_ms);
 }
 
 // --- answers -----------------------------------------------------------------------------------
@@ -277,6 +230,7 @@ void commit_step(payment_actor* self, storage::payment_step step, std::function<
           // The order moved on without us (another activation, an organizer): start again from
           // what is stored.
           log::warn("payment step found the order changed; reloading", {{"checkout.id", state.checkout_id}});
+          stop_attempt(self);
           state.busy = false;
           state.loaded = false;
           return resume(self);
@@ -342,54 +296,16 @@ std::int32_t next_attempt_number(const payment_state& state) {
   return highest + 1;
 }
 
-// At most `bytes` of `text`, cut before a UTF-8 character that would not fit whole (PostgreSQL
-// refuses a text with half a character).
-std::string clipped(const std::string& text, std::size_t bytes = 500) {
-  if (text.size() <= bytes) return text;
-  auto end = bytes;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  return text.substr(0, end);
-}
-
-storage::payment_attempt_row attempt_with(storage::payment_attempt_row attempt, const char* status,
-                                          const provider_result& result) {
-  attempt.status = status;
-  if (!result.reference.empty()) attempt.reference = result.reference;
-  attempt.http_status = result.http_status;
-  attempt.detail = clipped(result.message);
-  return attempt;
-}
-
-// A step that records only an attempt's new state.
-storage::payment_step attempt_step(const storage::payment_attempt_row& attempt, const std::string& payment_id) {
-  storage::payment_step step;
-  step.attempt = attempt;
-  step.payment_id = payment_id;
-  return step;
-}
-
-// A step that records an attempt's state and the payment's matching one.
-storage::payment_step status_step(const storage::payment_attempt_row& attempt, const std::string& payment_id,
-                                  const char* status, const provider_result& result) {
-  auto step = attempt_step(attempt, payment_id);
-  step.payment_status = status;
-  step.provider = attempt.provider;
-  step.provider_reference = result.reference;
-  step.failure_message = clipped(result.message);
-  step.action_url = result.action_url;
-  return step;
-}
-
 void start_attempt(payment_actor* self);
 void captured(payment_actor* self, const storage::payment_attempt_row& attempt, const provider_result& result);
 void end_unpaid(payment_actor* self, const storage::payment_attempt_row& attempt, const char* status,
                 const provider_result& result);
-void confirm_attempt(payment_actor* self, storage::payment_attempt_row attempt);
-void query_attempt(payment_actor* self, storage::payment_attempt_row attempt, bool verdicts_read = false);
+void run_attempt(payment_actor* self, const storage::payment_attempt_row& attempt, attempt_mode mode,
+                 const provider_result& waiting = {});
 void queue_stored_verdicts(payment_state& state, const std::vector<storage::webhook_event_row>& verdicts);
 void read_stored_verdicts(payment_actor* self, std::function<void()> then);
 bool settle_from_notification(payment_actor* self, const storage::payment_attempt_row& attempt);
-void handle_outcome(payment_actor* self, storage::payment_attempt_row attempt, const provider_result& result);
+void attempt_ended(payment_actor* self, const storage::payment_attempt_row& attempt, const provider_result& result);
 
 // The payment ends without money taken: the checkout is free for another payment (or to be
 // released) while its holds last.
@@ -452,52 +368,13 @@ void start_attempt(payment_actor* self) {
   attempt.provider = provider->name();
   attempt.idempotency_key = provider_idempotency_key(state.checkout_id, attempt.attempt);
   attempt.status = "creating";
-  state.calls_this_step = 0;
-  // A create moves no money (Stripe: an unconfirmed PaymentIntent; Adyen: no call), so it needs no
-  // commit before it: after a crash the same attempt number, hence the same key, is used again
-  // and the provider answers with what it made the first time. The attempt is stored (as
-  // `created`, with the provider's reference) before the confirm, the call that charges.
-  {
-    auto request = request_for(state, *payment, attempt);
-    ++state.calls_this_step;
-    call_provider<provider_result>(
-        self, [provider, request] { return provider->create(request); },
-        [self, attempt](const provider_result& result) {
-          switch (result.outcome) {
-            case provider_outcome::created: {
-              auto created = attempt_with(attempt, "created", result);
-              return commit_step(self, attempt_step(created, live_payment(self->state)->id),
-                                 [self, created] { confirm_attempt(self, created); });
-            }
-            case provider_outcome::failed_before_acceptance: return next_provider(self, attempt, result);
-            case provider_outcome::unknown: {
-              // Nothing is charged by a create; repeating it with the same key is the query.
-              auto& state = self->state;
-              if (state.calls_this_step >= static_cast<std::int32_t>(state.shared->payments.attempts_max))
-                return next_provider(self, attempt, result);
-              return later(self, backoff(self, state.calls_this_step), [self, attempt] { query_attempt(self, attempt); });
-            }
-            default: return handle_outcome(self, attempt, result);
-          }
-        });
-  }
+  run_attempt(self, attempt, attempt_mode::create);
 }
 
-// The attempt is stored as `created` (with its key and reference) when this runs: a crash during
-// the confirm leaves it `created`, and after a restart the provider is asked what became of it.
-void confirm_attempt(payment_actor* self, storage::payment_attempt_row attempt) {
-  auto& state = self->state;
-  auto provider = provider_named(state, attempt.provider);
-  auto request = request_for(state, *live_payment(state), attempt);
-  ++state.calls_this_step;
-  call_provider<provider_result>(
-      self, [provider, request, reference = attempt.reference] { return provider->confirm(request, reference); },
-      [self, attempt](const provider_result& result) { handle_outcome(self, attempt, result); });
-}
-
-// Asks the attempt's own provider what became of it (an unknown outcome, a webhook's hint, a
-// restart). A create that never answered is repeated with its key instead.
-void query_attempt(payment_actor* self, storage::payment_attempt_row attempt, bool verdicts_read) {
+// Starts one attempt actor for `attempt` under a supervisor of its own (payment_attempt.hpp),
+// after the previous run, if any, was retired. The actor stays busy until the attempt ends.
+void run_attempt(payment_actor* self, const storage::payment_attempt_row& attempt, attempt_mode mode,
+                 const provider_result& waiting) {
   auto& state = self->state;
   auto provider = provider_named(state, attempt.provider);
   if (!provider) {
@@ -506,36 +383,40 @@ void query_attempt(payment_actor* self, storage::payment_attempt_row attempt, bo
     state.busy = false;
     return answer_waiting(self);
   }
-  // Adyen states the outcome only in its notifications, and replays its first answer when asked
-  // again: a verdict recorded while its hint was lost (a shard moving) is read back first.
-  if (provider->kind() == "adyen" && !verdicts_read)
-    return read_stored_verdicts(self, [self, attempt] {
-      if (settle_from_notification(self, attempt)) return;
-      query_attempt(self, attempt, true);
-    });
-  auto request = request_for(state, *live_payment(state), attempt);
-  ++state.calls_this_step;
-  bool never_created = attempt.reference.empty() && provider->kind() == "stripe";
-  call_provider<provider_result>(
-      self,
-      [provider, request, reference = attempt.reference, never_created] {
-        return never_created ? provider->create(request) : provider->retrieve(request, reference);
-      },
-      [self, attempt, never_created](const provider_result& result) {
-        if (never_created && result.outcome == provider_outcome::created) {
-          auto created = attempt_with(attempt, "created", result);
-          return commit_step(self, attempt_step(created, live_payment(self->state)->id),
-                             [self, created] { confirm_attempt(self, created); });
-        }
-        // A question about an attempt that may have taken money never moves to another provider:
-        // a read that did not happen (queue full, connection refused) says nothing about it.
-        if (result.outcome == provider_outcome::failed_before_acceptance && !never_created) {
-          auto unknown = result;
-          unknown.outcome = provider_outcome::unknown;
-          return handle_outcome(self, attempt, unknown);
-        }
-        handle_outcome(self, attempt, result);
-      });
+  state.busy = true;
+  state.hinted = false;
+  attempt_job job;
+  job.shared = state.shared;
+  job.entity = caf::actor_cast<caf::actor>(self);
+  job.generation = ++state.attempt_generation;
+  job.mode = mode;
+  job.provider = provider;
+  job.request = request_for(state, *live_payment(state), attempt);
+  job.attempt = attempt;
+  job.waiting = waiting;
+  state.attempt_actor = nullptr;
+  *state.attempt_supervisor = spawn_supervised_attempt(self->system(), std::move(job));
+  self->monitor(*state.attempt_supervisor);
+}
+
+// The live attempt is over (it ended, or the entity settled it from a notification): whatever
+// its run still sends is ignored.
+void retire_attempt(payment_actor* self) {
+  auto& state = self->state;
+  ++state.attempt_generation;
+  *state.attempt_supervisor = nullptr;
+  state.attempt_actor = nullptr;
+  state.attempt_failures = 0;
+}
+
+// The live attempt must stop now (the order changed under it): its supervisor is killed, which
+// takes the attempt along.
+void stop_attempt(payment_actor* self) {
+  auto& state = self->state;
+  if (*state.attempt_supervisor) self->send_exit(*state.attempt_supervisor, caf::exit_reason::kill);
+  ++state.attempt_generation;
+  *state.attempt_supervisor = nullptr;
+  state.attempt_actor = nullptr;
 }
 
 // The payment waits for the buyer's step (3-D Secure, a redirect). A webhook is only a hint and
@@ -560,24 +441,18 @@ void wait_for_buyer(payment_actor* self, const storage::payment_attempt_row& att
   });
 }
 
-// Cancels an abandoned payment at its provider, which ends it unpaid and frees the checkout. If
-// the buyer finished the step meanwhile, the provider says so and the payment is captured; if the
-// cancel gets no definite answer, the payment goes on waiting and is tried again later.
-void abandon(payment_actor* self, const storage::payment_attempt_row& attempt, const provider_result& waiting) {
-  auto& state = self->state;
-  auto provider = provider_named(state, attempt.provider);
-  auto request = request_for(state, *live_payment(state), attempt);
-  log::info("cancelling an abandoned payment", {{"checkout.id", state.checkout_id}, {"provider", attempt.provider}});
-  call_provider<provider_result>(
-      self, [provider, request, reference = attempt.reference] { return provider->cancel(request, reference); },
-      [self, attempt, waiting](const provider_result& result) {
-        switch (result.outcome) {
-          case provider_outcome::cancelled:
-            return end_unpaid(self, attempt_with(attempt, "cancelled", result), "cancelled", result);
-          case provider_outcome::succeeded: return captured(self, attempt, result);
-          default: return wait_for_buyer(self, attempt, waiting);
-        }
-      });
+// Cancels an abandoned payment at its provider (an attempt in cancel mode), which ends it unpaid
+// and frees the checkout. If the buyer finished the step meanwhile, the provider says so and the
+// payment is captured; if the cancel gets no definite answer, the payment goes on waiting and is
+// tried again later.
+void cancel_ended(payment_actor* self, const storage::payment_attempt_row& attempt, const provider_result& result,
+                  const provider_result& waiting) {
+  switch (result.outcome) {
+    case provider_outcome::cancelled:
+      return end_unpaid(self, attempt_with(attempt, "cancelled", result), "cancelled", result);
+    case provider_outcome::succeeded: return captured(self, attempt, result);
+    default: return wait_for_buyer(self, attempt, waiting);
+  }
 }
 
 void captured(payment_actor* self, const storage::payment_attempt_row& attempt, const provider_result& result) {
@@ -696,13 +571,10 @@ bool settle_from_notification(payment_actor* self, const storage::payment_attemp
   return true;
 }
 
-void handle_outcome(payment_actor* self, storage::payment_attempt_row attempt, const provider_result& result) {
+// What follows an attempt that ended (payment_attempt.hpp decides which outcomes end one).
+void attempt_ended(payment_actor* self, const storage::payment_attempt_row& attempt, const provider_result& result) {
   auto& state = self->state;
   auto* payment = live_payment(state);
-  // An Adyen answer that is not final (a replay of the first answer) yields to a signed verdict.
-  bool final = result.outcome == provider_outcome::succeeded || result.outcome == provider_outcome::declined;
-  if (!final && !result.reference.empty() && attempt.reference.empty()) attempt.reference = result.reference;
-  if (!final && settle_from_notification(self, attempt)) return;
   switch (result.outcome) {
     case provider_outcome::succeeded: return captured(self, attempt, result);
     case provider_outcome::declined: return end_unpaid(self, attempt_with(attempt, "declined", result), "declined", result);
@@ -710,7 +582,7 @@ void handle_outcome(payment_actor* self, storage::payment_attempt_row attempt, c
     case provider_outcome::cancelled:
       return end_unpaid(self, attempt_with(attempt, "cancelled", result), "cancelled", result);
     case provider_outcome::failed_before_acceptance: return next_provider(self, attempt, result);
-    case provider_outcome::created: return confirm_attempt(self, attempt_with(attempt, "created", result));
+    case provider_outcome::created: return run_attempt(self, attempt, attempt_mode::query);
     case provider_outcome::requires_action: {
       // A buyer who left the 3-D Secure step for twice as long as a hold lasts has abandoned it
       // (the first hold time is theirs; the second lets a late payment still find a seat).
@@ -719,28 +591,17 @@ void handle_outcome(payment_actor* self, storage::payment_attempt_row attempt, c
       auto age = state.shared->now_ms(self->clock()) - payment->created_at_ms;
       auto provider = provider_named(state, attempt.provider);
       if (age > 2 * state.shared->limits.hold_ttl_ms.count() && provider && provider->kind() == "stripe")
-        return abandon(self, attempt, result);
+        return run_attempt(self, attempt, attempt_mode::cancel, result);
       return wait_for_buyer(self, attempt, result);
     }
     case provider_outcome::processing:
     case provider_outcome::unknown: {
-      // Never another provider: the money may be taken. Ask this one again, with backoff; after
-      // the bounded number of calls, answer "unknown" and keep asking at the longest interval.
+      // A bank transfer arrives outside: nothing to ask until the organizer marks it paid.
       const char* status = result.outcome == provider_outcome::processing ? "processing" : "unknown";
       auto step = status_step(attempt_with(attempt, status, result), payment->id, status, result);
-      auto provider = provider_named(state, attempt.provider);
-      if (provider && provider->kind() == "offline") {
-        // A bank transfer arrives outside: nothing to ask until the organizer marks it paid.
-        return commit_step(self, step, [self] {
-          self->state.busy = false;
-          answer_waiting(self);
-        });
-      }
-      return commit_step(self, step, [self, attempt = *step.attempt] {
-        auto& state = self->state;
-        if (state.calls_this_step >= static_cast<std::int32_t>(state.shared->payments.attempts_max)) answer_waiting(self);
-        auto delay = std::exchange(state.hinted, false) ? std::chrono::milliseconds{0} : backoff(self, state.calls_this_step);
-        later(self, delay, [self, attempt] { query_attempt(self, attempt); });
+      return commit_step(self, step, [self] {
+        self->state.busy = false;
+        answer_waiting(self);
       });
     }
   }
@@ -1391,7 +1252,6 @@ void resume(payment_actor* self) {
   }
   if (is_final(payment->status)) return;
   state.busy = true;
-  state.calls_this_step = 0;
   if (payment->attempts.empty()) {
     state.route_index = 0;
     return start_attempt(self);
@@ -1406,7 +1266,7 @@ void resume(payment_actor* self) {
   auto found = std::find_if(state.route.begin(), state.route.end(),
                             [&](auto& provider) { return provider->name() == attempt.provider; });
   state.route_index = found == state.route.end() ? 0 : std::size_t(found - state.route.begin());
-  query_attempt(self, attempt);
+  run_attempt(self, attempt, attempt_mode::query);
 }
 
 // --- requests -------------------------------------------------------------------------------------
@@ -1564,6 +1424,31 @@ void pay(payment_actor* self, pay_request request, caf::typed_response_promise<p
           });
 }
 
+// The live attempt's supervisor stopped before the attempt reported an end: it gave up after the
+// attempt failed more often than it allows. The payment's state is what was committed; the
+// buyers hear it, and the provider is asked again after a pause, a bounded number of times
+// (then the next webhook or activation asks).
+void attempt_supervisor_down(payment_actor* self, const caf::down_msg& down) {
+  auto& state = self->state;
+  if (!*state.attempt_supervisor || down.source != state.attempt_supervisor->address()) return;
+  ++state.attempt_generation;
+  *state.attempt_supervisor = nullptr;
+  state.attempt_actor = nullptr;
+  auto failures = ++state.attempt_failures;
+  log::error("payment attempt's supervisor gave up",
+             {{"checkout.id", state.checkout_id}, {"error.message", to_string(down.reason)}, {"failures", failures}});
+  state.busy = false;
+  answer_waiting(self);
+  if (failures > static_cast<std::int32_t>(state.shared->payments.attempts_max)) {
+    log::error("payment attempts keep failing; left for the next webhook or activation",
+               {{"checkout.id", state.checkout_id}});
+    return;
+  }
+  later(self, backoff(self, failures), [self] {
+    if (!self->state.busy) resume(self);
+  });
+}
+
 caf::behavior running(payment_actor* self) {
   return {
       [self](pay_atom, pay_request& request) {
@@ -1591,9 +1476,51 @@ caf::behavior running(payment_actor* self) {
         if (!live_payment(state)) return;
         if (state.busy) {
           state.hinted = true;
+          // An attempt waiting out its backoff asks its provider at once.
+          if (state.attempt_actor) self->send(state.attempt_actor, hint_atom::value);
           return;
         }
         resume(self);
+      },
+      [self](attempt_atom, std::uint64_t generation) {
+        if (generation == self->state.attempt_generation)
+          self->state.attempt_actor = caf::actor_cast<caf::actor>(self->current_sender());
+      },
+      [self](attempt_step_atom, std::uint64_t generation, const attempt_step_pointer& request) {
+        auto promise = self->make_response_promise<caf::ok_atom>();
+        if (generation != self->state.attempt_generation) {
+          promise.deliver(caf::make_error(inventory_errc::outcome_unknown));
+          return promise;
+        }
+        commit_step(self, request->step, [self, request, promise]() mutable {
+          if (request->answer_waiting) answer_waiting(self);
+          promise.deliver(caf::ok_atom::value);
+        });
+        return promise;
+      },
+      [self](attempt_verdict_atom, std::uint64_t generation, const storage::payment_attempt_row& attempt,
+             bool read_stored) {
+        auto promise = self->make_response_promise<bool>();
+        auto settle = [self, generation, attempt, promise]() mutable {
+          if (generation != self->state.attempt_generation) {
+            promise.deliver(false);  // a run that is over: it stops anyway
+            return;
+          }
+          // Settled: the attempt ends on this answer, and the entity commits the verdict.
+          bool settled = settle_from_notification(self, attempt);
+          if (settled) retire_attempt(self);
+          promise.deliver(settled);
+        };
+        if (read_stored) read_stored_verdicts(self, settle);
+        else settle();
+        return promise;
+      },
+      [self](attempt_done_atom, std::uint64_t generation, const attempt_outcome_pointer& outcome) {
+        if (generation != self->state.attempt_generation) return;
+        retire_attempt(self);
+        if (outcome->mode == attempt_mode::cancel)
+          return cancel_ended(self, outcome->attempt, outcome->result, outcome->waiting);
+        attempt_ended(self, outcome->attempt, outcome->result);
       },
       [self](resume_atom) { resume(self); },
       [self](refund_atom, refund_order_request& request) {
@@ -1645,6 +1572,12 @@ caf::behavior payment(payment_actor* self, std::string checkout_id, placement wh
     self->state.deferred.clear();
     return caf::sec::runtime_error;
   });
+  // A live attempt does not outlive its entity (fenced, passivated, failed): its supervisor is
+  // killed, which takes the attempt along. The state is gone when this runs, hence the holder.
+  self->attach_functor([holder = self->state.attempt_supervisor](const caf::error&) {
+    if (*holder) caf::anon_send_exit(*holder, caf::exit_reason::kill);
+  });
+  self->set_down_handler([self](caf::down_msg& down) { attempt_supervisor_down(self, down); });
   watch_idle(self, self->state.shared->limits.entity_idle_timeout_ms);
   // Everything waits until the order is loaded; done messages drive the load itself.
   self->set_default_handler(caf::skip);

@@ -626,6 +626,7 @@ void add_payment_routes(router& routes, const payment_routes_context& context) {
   };
   fault_switch("/api/v1/debug/payments/fulfilment", "paused", context.fulfilment_paused);
   fault_switch("/api/v1/debug/payments/webhook-hints", "dropped", context.webhook_hints_dropped);
+  fault_switch("/api/v1/debug/payments/attempt-failure", "armed", context.attempt_failure);
   organizer("POST", "/api/v1/organizer/orders/{checkout_id}/refunds", refund);
   organizer("POST", "/api/v1/organizer/orders/{checkout_id}/mark-paid", mark_paid);
   organizer("GET", "/api/v1/organizer/payment-routes", get_routes);

@@ -1,5 +1,6 @@
 #include "supervision/supervisor.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <exception>
 #include <memory>
@@ -205,8 +206,15 @@ void begin_restart(supervisor_pointer self, std::size_t first, std::size_t last)
 void handle_child_exit(supervisor_pointer self, std::size_t index, const caf::error& reason) {
   auto& state = self->state;
   const auto& record = (*state.children)[index];
-  if (state.shutting_down || !should_restart(record.spec.restart, reason))
+  if (state.shutting_down)
     return;
+  if (!should_restart(record.spec.restart, reason)) {
+    auto running = [](const child_record& child) { return static_cast<bool>(child.actor); };
+    if (state.flags.exit_when_children_done && !state.stopping.active &&
+        std::none_of(state.children->begin(), state.children->end(), running))
+      begin_shutdown(self, caf::exit_reason::normal);
+    return;
+  }
   if (!record_restart(self)) {
     begin_shutdown(self, caf::make_error(supervision_errc::intensity_exceeded, record.spec.id));
     return;

@@ -38,6 +38,10 @@ struct restart_intensity {
 struct supervisor_flags {
   restart_strategy strategy = restart_strategy::one_for_one;
   restart_intensity intensity;
+  // OTP's auto_shutdown = all_significant: once no child is running and none is to be restarted
+  // (transient children that finished, temporary ones), the supervisor exits normally. For a
+  // supervisor that exists for one piece of work, such as a payment attempt.
+  bool exit_when_children_done = false;
 };
 
 // A nested supervisor stops its own children one by one before it goes down, so its parent

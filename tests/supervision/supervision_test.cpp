@@ -274,6 +274,29 @@ TEST_CASE_METHOD(fixture, "a transient child is restarted after a crash but not 
   CHECK(after[1].restart_count == 1);
 }
 
+TEST_CASE_METHOD(fixture, "a supervisor told to exit when its children are done does so, and only then",
+                 "[supervision]") {
+  auto flags = flags_of(restart_strategy::one_for_one);
+  flags.exit_when_children_done = true;
+  auto root = start(flags, {worker_spec(log, "work", restart_type::transient),
+                            worker_spec(log, "more", restart_type::transient)});
+  auto exit = watch(root);
+  send_to(child(root, "work"), crash_atom::value);  // restarted: a crash is not "done"
+  CHECK_FALSE(exit->exited);
+  send_to(child(root, "work"), finish_atom::value);
+  CHECK_FALSE(exit->exited);  // "more" still runs
+  send_to(child(root, "more"), finish_atom::value);
+  REQUIRE(exit->exited);
+  CHECK_FALSE(exit->reason);  // normal: whoever monitors it sees the work finished
+}
+
+TEST_CASE_METHOD(fixture, "without the flag a supervisor outlives its finished children", "[supervision]") {
+  auto root = start(flags_of(restart_strategy::one_for_one), {worker_spec(log, "work", restart_type::transient)});
+  auto exit = watch(root);
+  send_to(child(root, "work"), finish_atom::value);
+  CHECK_FALSE(exit->exited);
+}
+
 TEST_CASE_METHOD(fixture, "a temporary child is never restarted and leaves the listing",
                  "[supervision]") {
   auto root = start(flags_of(restart_strategy::one_for_one),
