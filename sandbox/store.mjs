@@ -123,6 +123,7 @@ export function payment_summary(record) {
     amount_captured: record.amount_captured,
     amount_refunded: record.amount_refunded,
     captures: record.captures,
+    confirmations: record.confirmations ?? 0,  // Stripe confirms that reached the card (replays excluded)
     refunds: record.refunds.map((refund) => ({ id: refund.id, amount: refund.amount, status: refund.status })),
     created: record.created,
   };

@@ -251,6 +251,7 @@ function require_action(context, account, record, origin) {
 
 // The card's (or the scenario's) verdict on a confirmation: an answer of 200 or 402.
 function confirm_record(context, account, record, behaviour, origin, expand) {
+  record.confirmations = (record.confirmations ?? 0) + 1;  // an idempotent replay never gets here
   const outcome = behaviour.outcome ?? record.card.outcome;
   if (outcome === 'approve') succeed(context, account, record, origin);
   else if (outcome === 'three_ds') require_action(context, account, record, origin);

@@ -127,6 +127,58 @@ describe('a node killed between capture and tickets finishes the order after a r
     expectStatus(await routes([]), 200, 'clear routes');
   });
 
+  // One actor per payment attempt, under a supervisor: an attempt that fails after the provider
+  // answered its confirm is restarted from its last committed step (`created`), asks the provider
+  // with the same key what became of the payment, and never confirms again.
+  const failAttempts = async (armed) =>
+    expectStatus(await call(suite.node, 'POST', '/api/v1/debug/payments/attempt-failure', { body: { armed } }), 200, 'attempt failure');
+  const restartsOf = (checkoutId) => suite.node.logRecords()
+    .filter((record) => record.message === 'payment attempt restarted by its supervisor' && record['checkout.id'] === checkoutId);
+
+  it('an attempt that fails after a capture is restarted and finds the capture: one charge, tickets once', async () => {
+    const { checkout } = await heldCheckout(suite, { quantity: 2 });
+    await failAttempts(true);
+    try {
+      const payment = expectStatus(await pay(suite, checkout.id), 201, 'pay');
+      assert.equal(payment.status, 'succeeded');
+      assert.deepEqual(payment.attempts.map((a) => [a.attempt, a.status]), [[1, 'succeeded']], 'the same attempt, no second one');
+    } finally {
+      await failAttempts(false);
+    }
+    assert.equal(restartsOf(checkout.id).length, 1, 'the supervisor restarted the failed attempt once');
+    const body = await ticketsWhen(suite, checkout.id);
+    assert.equal(body.tickets.length, 2);
+    const charged = await sandboxPayments(suite, checkout.id);
+    assert.equal(charged.length, 1, 'one PaymentIntent');
+    assert.equal(charged[0].confirmations, 1, 'one confirm reached the card');
+    assert.equal(captures(charged), 1);
+    assert.deepEqual(await orderRow(suite, checkout.id), { status: 'tickets_issued', tickets: 2, captured: 1, holds: 'sold' });
+  });
+
+  it('an attempt that fails after a decline is restarted and reads the decline: no other provider, no second try', async () => {
+    const { checkout } = await heldCheckout(suite, { quantity: 1 });
+    await failAttempts(true);
+    let payment;
+    try {
+      payment = expectStatus(await pay(suite, checkout.id, { token: 'pm_card_chargeDeclined' }), 201, 'pay');
+    } finally {
+      await failAttempts(false);
+    }
+    assert.equal(payment.status, 'declined');
+    assert.equal(payment.decline_code, 'generic_decline');
+    assert.equal(payment.attempts.length, 1, 'a decline sends the payment to no other provider');
+    assert.equal(restartsOf(checkout.id).length, 1);
+    const charged = await sandboxPayments(suite, checkout.id);
+    assert.equal(charged.length, 1);
+    assert.equal(charged[0].confirmations, 1);
+    assert.equal(captures(charged), 0);
+  });
+
+  it('the attempt-failure switch refuses a body without `armed`', async () => {
+    assert.equal((await call(suite.node, 'POST', '/api/v1/debug/payments/attempt-failure', { body: { armed: 1 } })).status, 422);
+    assert.equal((await call(suite.node, 'POST', '/api/v1/debug/payments/attempt-failure', { body: {} })).status, 422);
+  });
+
   it('the fault-injection switch refuses a body without `dropped`', async () => {
     const refused = await call(suite.node, 'POST', '/api/v1/debug/payments/webhook-hints', { body: { dropped: 'yes' } });
     assert.equal(refused.status, 422);
