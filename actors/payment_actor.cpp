@@ -384,7 +384,6 @@ void run_attempt(payment_actor* self, const storage::payment_attempt_row& attemp
     return answer_waiting(self);
   }
   state.busy = true;
-  state.hinted = false;
   attempt_job job;
   job.shared = state.shared;
   job.entity = caf::actor_cast<caf::actor>(self);
@@ -596,10 +595,15 @@ void attempt_ended(payment_actor* self, const storage::payment_attempt_row& atte
     }
     case provider_outcome::processing:
     case provider_outcome::unknown: {
-      // A bank transfer arrives outside: nothing to ask until the organizer marks it paid.
+      // Attempts end so only for a bank transfer, which arrives outside: nothing to ask until the
+      // organizer marks it paid. Any other provider may have taken the money: it is asked again.
       const char* status = result.outcome == provider_outcome::processing ? "processing" : "unknown";
       auto step = status_step(attempt_with(attempt, status, result), payment->id, status, result);
-      return commit_step(self, step, [self] {
+      auto provider = provider_named(state, attempt.provider);
+      bool offline = provider && provider->kind() == "offline";
+      return commit_step(self, step, [self, offline, asked = *step.attempt] {
+        if (!offline)
+          return later(self, backoff(self, 1), [self, asked] { run_attempt(self, asked, attempt_mode::query); });
         self->state.busy = false;
         answer_waiting(self);
       });
@@ -1426,8 +1430,9 @@ void pay(payment_actor* self, pay_request request, caf::typed_response_promise<p
 
 // The live attempt's supervisor stopped before the attempt reported an end: it gave up after the
 // attempt failed more often than it allows. The payment's state is what was committed; the
-// buyers hear it, and the provider is asked again after a pause, a bounded number of times
-// (then the next webhook or activation asks).
+// buyers hear it, and the provider is asked again after a pause, longer each time up to the
+// longest retry interval, for as long as it takes: the money may have been taken. (The pending
+// timer keeps the entity from passivating meanwhile.)
 void attempt_supervisor_down(payment_actor* self, const caf::down_msg& down) {
   auto& state = self->state;
   if (!*state.attempt_supervisor || down.source != state.attempt_supervisor->address()) return;
@@ -1439,11 +1444,6 @@ void attempt_supervisor_down(payment_actor* self, const caf::down_msg& down) {
              {{"checkout.id", state.checkout_id}, {"error.message", to_string(down.reason)}, {"failures", failures}});
   state.busy = false;
   answer_waiting(self);
-  if (failures > static_cast<std::int32_t>(state.shared->payments.attempts_max)) {
-    log::error("payment attempts keep failing; left for the next webhook or activation",
-               {{"checkout.id", state.checkout_id}});
-    return;
-  }
   later(self, backoff(self, failures), [self] {
     if (!self->state.busy) resume(self);
   });
@@ -1483,8 +1483,11 @@ caf::behavior running(payment_actor* self) {
         resume(self);
       },
       [self](attempt_atom, std::uint64_t generation) {
-        if (generation == self->state.attempt_generation)
-          self->state.attempt_actor = caf::actor_cast<caf::actor>(self->current_sender());
+        auto& state = self->state;
+        if (generation != state.attempt_generation) return;
+        state.attempt_actor = caf::actor_cast<caf::actor>(self->current_sender());
+        // A webhook that came while the attempt was starting may be newer than its first call.
+        if (state.hinted) self->send(state.attempt_actor, hint_atom::value);
       },
       [self](attempt_step_atom, std::uint64_t generation, const attempt_step_pointer& request) {
         auto promise = self->make_response_promise<caf::ok_atom>();
@@ -1498,16 +1501,16 @@ caf::behavior running(payment_actor* self) {
         });
         return promise;
       },
-      [self](attempt_verdict_atom, std::uint64_t generation, const storage::payment_attempt_row& attempt,
-             bool read_stored) {
+      [self](attempt_verdict_atom, std::uint64_t generation, const attempt_row_pointer& attempt, bool read_stored) {
         auto promise = self->make_response_promise<bool>();
         auto settle = [self, generation, attempt, promise]() mutable {
           if (generation != self->state.attempt_generation) {
-            promise.deliver(false);  // a run that is over: it stops anyway
+            // A run that is over must not go on to another provider call: the error stops it.
+            promise.deliver(caf::make_error(inventory_errc::outcome_unknown));
             return;
           }
           // Settled: the attempt ends on this answer, and the entity commits the verdict.
-          bool settled = settle_from_notification(self, attempt);
+          bool settled = settle_from_notification(self, *attempt);
           if (settled) retire_attempt(self);
           promise.deliver(settled);
         };

@@ -140,8 +140,8 @@ void commit(attempt_actor* self, storage::payment_step step, bool answer_waiting
 // whether one settled this attempt (and settles it), else `otherwise` runs.
 void ask_verdict(attempt_actor* self, bool read_stored, std::function<void()> otherwise) {
   auto& state = self->state;
-  self->request(state.job.entity, caf::infinite, attempt_verdict_atom::value, state.job.generation, state.attempt,
-                read_stored)
+  self->request(state.job.entity, caf::infinite, attempt_verdict_atom::value, state.job.generation,
+                std::make_shared<const storage::payment_attempt_row>(state.attempt), read_stored)
       .then(
           [self, otherwise = std::move(otherwise)](bool settled) {
             if (settled) return self->quit();
@@ -205,12 +205,7 @@ void confirm(attempt_actor* self) {
   ++state.calls;
   call_provider<provider_result>(
       self, [provider, request, reference = state.attempt.reference] { return provider->confirm(request, reference); },
-      [self](const provider_result& result) {
-        auto& state = self->state;
-        if (state.shared->fault_injection && state.shared->attempt_failure->load() && state.progress->starts == 1)
-          throw std::runtime_error("fault injection: the attempt fails after its confirm was answered");
-        act_on(self, result);
-      });
+      [self](const provider_result& result) { act_on(self, result); });
 }
 
 void query(attempt_actor* self, bool verdicts_read) {
@@ -283,6 +278,8 @@ void decide(attempt_actor* self, const provider_result& result) {
 
 void act_on(attempt_actor* self, const provider_result& result) {
   auto& state = self->state;
+  if (state.shared->fault_injection && state.shared->attempt_failure->load())
+    throw std::runtime_error("fault injection: the attempt fails after its provider answered");
   bool final = result.outcome == provider_outcome::succeeded || result.outcome == provider_outcome::declined;
   if (!final && !result.reference.empty() && state.attempt.reference.empty()) state.attempt.reference = result.reference;
   // An Adyen answer that is not final (a replay of its first answer) yields to a signed verdict.

@@ -20,16 +20,18 @@
 //
 // Supervision: the attempt's supervisor restarts it after a failure (transient: a finished
 // attempt is not restarted) at most `restarts_max` times within `period_ms`, and exits once the
-// attempt has finished. A restarted attempt continues from its last committed step (an attempt
-// committed as `created` or later is queried, never confirmed again), with the same idempotency
-// key, so a restart cannot charge twice. A supervisor that gives up exits with
-// `intensity_exceeded`; the entity monitors it and asks again later.
+// attempt has finished. A restarted attempt continues from its last committed step: one stored
+// as `created` or later starts by asking the provider what became of it rather than confirming.
+// Every call it makes carries the attempt's idempotency key (derived from checkout and attempt;
+// the adapters add the operation), so even a confirm repeated after a restart is answered with
+// the first one's result and cannot charge twice. A supervisor that gives up exits with
+// `intensity_exceeded`; the entity monitors it and asks again later, for as long as it takes.
 //
 // Messages, all local to the node (the entity and its attempts live in the same shard):
 //   attempt -> entity
 //     (attempt_atom, generation)                                  I am running (for hints)
 //     (attempt_step_atom, generation, attempt_step_pointer)  -> ok   commit this step
-//     (attempt_verdict_atom, generation, attempt_row, bool read_stored) -> bool
+//     (attempt_verdict_atom, generation, attempt_row_pointer, bool read_stored) -> bool
 //          Adyen only: did a signed notification settle this attempt? true: the entity settles it
 //          and the attempt ends
 //     (attempt_done_atom, generation, attempt_outcome_pointer)    the attempt ended so
@@ -71,6 +73,8 @@ struct attempt_outcome {
 };
 using attempt_outcome_pointer = std::shared_ptr<const attempt_outcome>;
 
+using attempt_row_pointer = std::shared_ptr<const storage::payment_attempt_row>;
+
 // What an attempt is started with.
 struct attempt_job {
   std::shared_ptr<const services> shared;
@@ -106,4 +110,4 @@ caf::actor spawn_supervised_attempt(caf::actor_system& system, attempt_job job);
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventstripe::actors::attempt_step_pointer)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventstripe::actors::attempt_outcome_pointer)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventstripe::storage::payment_attempt_row)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(eventstripe::actors::attempt_row_pointer)

@@ -99,8 +99,9 @@ struct services {
   // Fault injection: while set, captured payments wait before their seats are sold and tickets
   // issued (so a test can kill the node between capture and ticket issue).
   std::shared_ptr<std::atomic<bool>> fulfilment_paused = std::make_shared<std::atomic<bool>>(false);
-  // Fault injection: while set, a payment attempt fails right after its provider answered the
-  // confirm, before acting on the answer (so a test sees its supervisor restart it).
+  // Fault injection: while set, a payment attempt fails right after its provider answered a
+  // confirm or a question, before acting on the answer (so a test sees its supervisor restart it,
+  // and give up).
   std::shared_ptr<std::atomic<bool>> attempt_failure = std::make_shared<std::atomic<bool>>(false);
   // Wall time is read through the actor clock (anchored once), so the simulated clock of the
   // deterministic tests moves deadlines exactly as real time does in production.

@@ -37,7 +37,7 @@ struct payment_routes_context {
   // acknowledged but their payment entities are not told (a node dying right after the answer).
   std::shared_ptr<std::atomic<bool>> webhook_hints_dropped = std::make_shared<std::atomic<bool>>(false);
   // ... and POST /api/v1/debug/payments/attempt-failure: while set, a payment attempt fails right
-  // after its provider answered the confirm (its supervisor restarts it).
+  // after its provider answered a confirm or a question (its supervisor restarts it).
   std::shared_ptr<std::atomic<bool>> attempt_failure;
 };
 

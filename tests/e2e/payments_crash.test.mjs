@@ -21,7 +21,8 @@ async function orderRow(suite, checkoutId) {
 
 describe('a node killed between capture and tickets finishes the order after a restart', () => {
   // A short recheck: a payment waiting for 3-D Secure asks again every second without a webhook.
-  const nodeArgs = ['--testing.fault_injection=true', '--payments.action_recheck_ms=1000'];
+  // Retries wait at most a second, so an attempt that keeps failing is started again quickly.
+  const nodeArgs = ['--testing.fault_injection=true', '--payments.action_recheck_ms=1000', '--payments.retry_max_ms=1000'];
   const suite = paymentsSuite('payments-crash', nodeArgs);
 
   async function restart() {
@@ -127,51 +128,69 @@ describe('a node killed between capture and tickets finishes the order after a r
     expectStatus(await routes([]), 200, 'clear routes');
   });
 
-  // One actor per payment attempt, under a supervisor: an attempt that fails after the provider
-  // answered its confirm is restarted from its last committed step (`created`), asks the provider
-  // with the same key what became of the payment, and never confirms again.
+  // One actor per payment attempt, under a supervisor: an attempt that fails after its provider
+  // answered is restarted from its last committed step (`created`) and asks the provider, with the
+  // same key, what became of the payment; a supervisor that gives up is started again later by
+  // the payment entity. The switch makes every attempt fail after each provider answer.
   const failAttempts = async (armed) =>
     expectStatus(await call(suite.node, 'POST', '/api/v1/debug/payments/attempt-failure', { body: { armed } }), 200, 'attempt failure');
-  const restartsOf = (checkoutId) => suite.node.logRecords()
-    .filter((record) => record.message === 'payment attempt restarted by its supervisor' && record['checkout.id'] === checkoutId);
+  const logged = (message, checkoutId) => suite.node.logRecords()
+    .filter((record) => record.message === message && record['checkout.id'] === checkoutId).length;
+  const restartsOf = (checkoutId) => logged('payment attempt restarted by its supervisor', checkoutId);
+  const paymentOf = async (checkoutId) => expectStatus(await call(suite.node, 'GET', `/api/v1/checkouts/${checkoutId}/payment`), 200, 'payment');
 
-  it('an attempt that fails after a capture is restarted and finds the capture: one charge, tickets once', async () => {
-    const { checkout } = await heldCheckout(suite, { quantity: 2 });
+  // Pays with attempts failing until `until` holds, then lets them work again.
+  async function payThroughFailures(checkoutId, until, options = {}) {
     await failAttempts(true);
+    let paying;
     try {
-      const payment = expectStatus(await pay(suite, checkout.id), 201, 'pay');
-      assert.equal(payment.status, 'succeeded');
-      assert.deepEqual(payment.attempts.map((a) => [a.attempt, a.status]), [[1, 'succeeded']], 'the same attempt, no second one');
+      paying = pay(suite, checkoutId, options).catch(() => null);
+      await waitFor('the attempt to fail and be restarted', until, { timeoutMs: 15_000 });
     } finally {
       await failAttempts(false);
     }
-    assert.equal(restartsOf(checkout.id).length, 1, 'the supervisor restarted the failed attempt once');
+    await paying;
+  }
+
+  async function chargedOnce(checkoutId) {
+    const charged = await sandboxPayments(suite, checkoutId);
+    assert.equal(charged.length, 1, 'one PaymentIntent, no other provider');
+    assert.equal(charged[0].confirmations, 1, 'one confirm reached the card');
+    const payment = await paymentOf(checkoutId);
+    assert.deepEqual(payment.attempts.map((a) => a.attempt), [1], 'the same attempt throughout, no second one');
+    return { charged, payment };
+  }
+
+  it('an attempt that fails after a capture is restarted and finds the capture: one charge, tickets once', async () => {
+    const { checkout } = await heldCheckout(suite, { quantity: 2 });
+    await payThroughFailures(checkout.id, () => restartsOf(checkout.id) >= 1);
     const body = await ticketsWhen(suite, checkout.id);
     assert.equal(body.tickets.length, 2);
-    const charged = await sandboxPayments(suite, checkout.id);
-    assert.equal(charged.length, 1, 'one PaymentIntent');
-    assert.equal(charged[0].confirmations, 1, 'one confirm reached the card');
+    const { charged, payment } = await chargedOnce(checkout.id);
+    assert.equal(payment.status, 'succeeded');
     assert.equal(captures(charged), 1);
     assert.deepEqual(await orderRow(suite, checkout.id), { status: 'tickets_issued', tickets: 2, captured: 1, holds: 'sold' });
   });
 
   it('an attempt that fails after a decline is restarted and reads the decline: no other provider, no second try', async () => {
     const { checkout } = await heldCheckout(suite, { quantity: 1 });
-    await failAttempts(true);
-    let payment;
-    try {
-      payment = expectStatus(await pay(suite, checkout.id, { token: 'pm_card_chargeDeclined' }), 201, 'pay');
-    } finally {
-      await failAttempts(false);
-    }
-    assert.equal(payment.status, 'declined');
+    await payThroughFailures(checkout.id, () => restartsOf(checkout.id) >= 1, { token: 'pm_card_chargeDeclined' });
+    await waitFor('the decline', async () => (await paymentOf(checkout.id)).status === 'declined');
+    const { charged, payment } = await chargedOnce(checkout.id);
     assert.equal(payment.decline_code, 'generic_decline');
-    assert.equal(payment.attempts.length, 1, 'a decline sends the payment to no other provider');
-    assert.equal(restartsOf(checkout.id).length, 1);
-    const charged = await sandboxPayments(suite, checkout.id);
-    assert.equal(charged.length, 1);
-    assert.equal(charged[0].confirmations, 1);
     assert.equal(captures(charged), 0);
+  });
+
+  it('a supervisor that gives up is started again by the payment entity, more often than attempts_max', async () => {
+    const { checkout } = await heldCheckout(suite, { quantity: 1 });
+    const gaveUp = () => logged("payment attempt's supervisor gave up", checkout.id);
+    // attempts_max is 4: the money may have been taken, so the entity never stops asking.
+    await payThroughFailures(checkout.id, () => gaveUp() >= 6);
+    const body = await ticketsWhen(suite, checkout.id);
+    assert.equal(body.tickets.length, 1);
+    const { charged } = await chargedOnce(checkout.id);
+    assert.equal(captures(charged), 1);
+    assert.ok(restartsOf(checkout.id) >= 6 * 3, 'each supervisor restarted its attempt 3 times before giving up');
   });
 
   it('the attempt-failure switch refuses a body without `armed`', async () => {
