@@ -15,6 +15,7 @@
 #include <caf/after.hpp>
 
 #include "actors/node_status.hpp"
+#include "actors/payments/key_wrapping.hpp"
 #include "actors/protocol.hpp"
 #include "actors/services.hpp"
 #include "cluster/entity_host.hpp"
@@ -38,6 +39,7 @@
 #include "storage/connect.hpp"
 #include "storage/connection_pool.hpp"
 #include "storage/migrations.hpp"
+#include "storage/payments.hpp"
 #include "supervision/supervision_error.hpp"
 #include "supervision/supervisor.hpp"
 
@@ -175,6 +177,26 @@ int run(const config::settings& values, const sigset_t& signals) {
   }
   const auto& providers = *configured;
 
+  // Ticket signing seeds are wrapped at rest when a wrapping key is configured. Seeds wrapped
+  // under another key (or any, with none configured) could sign no ticket: the start stops.
+  std::shared_ptr<const actors::payments::key_wrapper> wrapping;
+  if (!values.ticket_key_wrapping_key.empty()) {
+    auto parsed = actors::payments::key_wrapper::from_hex(values.ticket_key_wrapping_key);
+    if (!parsed)
+      return fail_start(config::exit_config_error, "payments.ticket_key_wrapping_key must be 64 hex digits (32 bytes)");
+    wrapping = std::make_shared<const actors::payments::key_wrapper>(*parsed);
+  } else {
+    log::warn("ticket signing keys are stored unwrapped: set payments.ticket_key_wrapping_key");
+  }
+  auto unopenable = storage::ticket_keys_wrapped_otherwise(values.database_url, connect_timeout,
+                                                            wrapping ? wrapping->id() : std::string{});
+  if (!unopenable) return fail_start(config::exit_database_unavailable, unopenable.error().message);
+  if (unopenable.value() > 0)
+    return fail_start(config::exit_config_error,
+                      std::to_string(unopenable.value()) + " events' ticket keys are wrapped under another key than " +
+                          (wrapping ? wrapping->id() : std::string{"none"}) +
+                          ": set payments.ticket_key_wrapping_key to the key they were wrapped with");
+
   storage::connection_pool pool{{values.database_url, values.database_pool_size, values.database_queue_size_max,
                                  connect_timeout}};
   storage::connection_pool payments_pool{{values.database_url, values.database_payments_pool_size,
@@ -197,6 +219,7 @@ int run(const config::settings& values, const sigset_t& signals) {
   caf::actor_system system{actor_config};
 
   auto shared = make_services(values, node_id, pool, payments_pool, directory, system, providers);
+  shared->ticket_key_wrapping = wrapping;
   // After the actor system, so it is destroyed before it.
   auto reconciliation = std::make_shared<actors::reconciliation_board>();
   auto probe_timeout = values.database_connect_timeout_ms + milliseconds{1000};

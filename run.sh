@@ -24,6 +24,16 @@ if [[ -z ${EVENTSTRIPE_DATABASE_URL:-} ]]; then
   echo "run: local PostgreSQL at $EVENTSTRIPE_DATABASE_URL (data in .data/pg)"
 fi
 
+# Ticket signing keys are stored wrapped under a key kept beside the local database (made once);
+# EVENTSTRIPE_PAYMENTS_TICKET_KEY_WRAPPING_KEY, when set, is used instead.
+if [[ -z ${EVENTSTRIPE_PAYMENTS_TICKET_KEY_WRAPPING_KEY:-} ]]; then
+  wrapping_file=.data/ticket-key-wrapping.hex
+  $started_postgres || wrapping_file=.data/ticket-key-wrapping-external.hex
+  [[ -s $wrapping_file ]] || (umask 077 && openssl rand -hex 32 > "$wrapping_file")
+  EVENTSTRIPE_PAYMENTS_TICKET_KEY_WRAPPING_KEY=$(cat "$wrapping_file")
+  export EVENTSTRIPE_PAYMENTS_TICKET_KEY_WRAPPING_KEY
+fi
+
 stop_postgres() {
   if $started_postgres; then storage/local-postgres.sh stop .data/pg; fi
 }

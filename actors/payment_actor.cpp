@@ -29,6 +29,7 @@
 #include "actors/payment_calls.hpp"
 #include "actors/payment_provider.hpp"
 #include "actors/payments/encoding.hpp"
+#include "actors/payments/key_wrapping.hpp"
 #include "actors/payments/method_catalogue.hpp"
 #include "actors/payments/retry_backoff.hpp"
 #include "actors/payments/ticket_signing.hpp"
@@ -652,9 +653,36 @@ std::shared_ptr<ticket_key_cache> make_ticket_key_cache() { return std::make_sha
 
 namespace {
 
-// The event's signing key: the cached one, else the stored one (a freshly generated key is stored
-// when the event has none yet), which is then cached.
-storage::ticket_key_row ticket_key_of(ticket_key_cache& cache, pqxx::connection& connection, const std::string& event_id) {
+// The raw seed of a stored key. A wrapped one is opened with the configured wrapping key; a raw
+// one is wrapped in place when a wrapping key is configured (a row from before it was).
+storage::ticket_key_row opened_ticket_key(const payments::key_wrapper* wrapping, pqxx::connection& connection,
+                                          const std::string& event_id, storage::ticket_key_row key) {
+  if (key.wrapped_by.empty()) {
+    if (wrapping && key.private_key.size() == payments::ed25519_key_size_bytes) {
+      auto raw = std::span<const std::uint8_t, payments::ed25519_key_size_bytes>{
+          reinterpret_cast<const std::uint8_t*>(key.private_key.data()), payments::ed25519_key_size_bytes};
+      if (storage::wrap_ticket_key(connection, event_id, key.key_id, wrapping->wrap(raw, event_id, key.key_id),
+                                   wrapping->id()))
+        log::info("ticket key wrapped at rest", {{"event.id", event_id}, {"key.id", key.key_id}});
+    }
+    return key;
+  }
+  if (!wrapping || wrapping->id() != key.wrapped_by)
+    throw std::runtime_error("the ticket key of event " + event_id + " is wrapped under " + key.wrapped_by +
+                             ", which is not the configured payments.ticket_key_wrapping_key");
+  auto seed = wrapping->unwrap(key.private_key, event_id, key.key_id);
+  if (!seed) throw std::runtime_error(std::string{"cannot open the ticket key of event "} + event_id + ": " +
+                                      payments::to_string(seed.error()));
+  key.private_key.assign(seed->begin(), seed->end());
+  key.wrapped_by.clear();
+  return key;
+}
+
+// The event's signing key (its raw seed): the cached one, else the stored one (a freshly
+// generated key is stored, wrapped when a wrapping key is configured, when the event has none
+// yet), which is then cached.
+storage::ticket_key_row ticket_key_of(ticket_key_cache& cache, const payments::key_wrapper* wrapping,
+                                      pqxx::connection& connection, const std::string& event_id) {
   if (auto cached = cache.find(event_id)) return *cached;
   auto generated = payments::generate_ticket_key_pair();
   if (!generated) throw std::runtime_error("cannot generate a ticket key");
@@ -662,9 +690,14 @@ storage::ticket_key_row ticket_key_of(ticket_key_cache& cache, pqxx::connection&
   fresh.key_id = random_id("tk_");
   auto seed = generated->private_key.bytes();
   auto public_bytes = generated->public_key.bytes();
-  fresh.private_key.assign(seed.begin(), seed.end());
+  if (wrapping) {
+    fresh.private_key = wrapping->wrap(seed, event_id, fresh.key_id);
+    fresh.wrapped_by = wrapping->id();
+  } else {
+    fresh.private_key.assign(seed.begin(), seed.end());
+  }
   fresh.public_key.assign(public_bytes.begin(), public_bytes.end());
-  auto key = storage::ticket_key(connection, event_id, fresh);
+  auto key = opened_ticket_key(wrapping, connection, event_id, storage::ticket_key(connection, event_id, fresh));
   cache.keep(event_id, key);
   return key;
 }
@@ -683,6 +716,7 @@ void issue(payment_actor* self, std::int32_t retry) {
                          line.unit_price_minor - line.discount_per_ticket_minor, payment->currency, valid_from,
                          valid_until, ""});
   auto keys = state.shared->ticket_keys;
+  auto wrapping = state.shared->ticket_key_wrapping;
   auto result = std::make_shared<storage::issue_result>();
   auto where = fence_of(state);
   auto checkout_id = state.checkout_id;
@@ -691,7 +725,7 @@ void issue(payment_actor* self, std::int32_t retry) {
   run_job(
       self,
       [=](pqxx::connection& connection) {
-        auto key = ticket_key_of(*keys, connection, event_id);
+        auto key = ticket_key_of(*keys, wrapping.get(), connection, event_id);
         auto private_key = payments::ticket_private_key::from_bytes(
             std::span{reinterpret_cast<const std::uint8_t*>(key.private_key.data()), key.private_key.size()});
         if (!private_key) throw std::runtime_error("stored ticket key is not an Ed25519 seed");

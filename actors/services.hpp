@@ -17,6 +17,9 @@
 namespace eventstripe::storage {
 class job_runner;
 }
+namespace eventstripe::actors::payments {
+class key_wrapper;
+}
 
 namespace eventstripe::actors {
 
@@ -96,6 +99,8 @@ struct services {
   // The events' ticket-signing keys once read, shared by the node's payment entities: a stored
   // key never changes, so issuing tickets need not read it again every time.
   std::shared_ptr<ticket_key_cache> ticket_keys = make_ticket_key_cache();
+  // Wraps the events' signing seeds at rest (payments.ticket_key_wrapping_key); null: stored raw.
+  std::shared_ptr<const payments::key_wrapper> ticket_key_wrapping;
   // Fault injection: while set, captured payments wait before their seats are sold and tickets
   // issued (so a test can kill the node between capture and ticket issue).
   std::shared_ptr<std::atomic<bool>> fulfilment_paused = std::make_shared<std::atomic<bool>>(false);

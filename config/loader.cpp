@@ -106,6 +106,8 @@ const std::vector<key_spec>& key_table() {
       {"payments.adyen.hmac_keys", &settings::adyen_hmac_keys, "secret",
        "Adyen notification HMAC keys in hex, comma-separated (several while rotating)", 0, 0, true},
       {"payments.adyen.merchant_account", &settings::adyen_merchant_account, "name", "Adyen merchant account"},
+      {"payments.ticket_key_wrapping_key", &settings::ticket_key_wrapping_key, "secret",
+       "32-byte key in hex that wraps the events' ticket signing keys at rest; empty: stored unwrapped", 0, 0, true},
       {"payments.ca_file", &settings::payments_ca_file, "path",
        "PEM file of CAs trusted for provider TLS; empty: the system's trust store"},
       {"payments.default_providers", &settings::payments_default_providers, "names",

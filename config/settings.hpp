@@ -59,6 +59,7 @@ struct settings {
   std::string adyen_hmac_keys;        // secret; comma-separated hex keys, several during a rotation
   std::string adyen_merchant_account = "EventStripeTest";
   std::string payments_ca_file;       // PEM bundle trusted for provider TLS; empty: the system's
+  std::string ticket_key_wrapping_key; // secret; 64 hex digits: wraps ticket signing seeds at rest
   std::string payments_default_providers = "stripe,adyen,offline";  // routing when a workspace has none
   std::chrono::milliseconds provider_timeout_ms{5'000};
   std::size_t provider_threads = 8;

@@ -4,6 +4,7 @@
 
 #include <pqxx/pqxx>
 
+#include "storage/connect.hpp"
 #include "storage/sql_support.hpp"
 
 namespace eventstripe::storage {
@@ -246,22 +247,56 @@ write_result write_payment_step(pqxx::connection& connection, const fence& where
 ticket_key_row ticket_key(pqxx::connection& connection, const std::string& event_id, const ticket_key_row& generated) {
   pqxx::work transaction{connection};
   sql::prepared(transaction,
-      "INSERT INTO event_ticket_keys (event_id, key_id, private_key, public_key) "
-      "VALUES ($1, $2, decode($3, 'hex'), decode($4, 'hex')) ON CONFLICT (event_id) DO NOTHING",
-      event_id, generated.key_id, sql::hex_of(generated.private_key), sql::hex_of(generated.public_key));
+      "INSERT INTO event_ticket_keys (event_id, key_id, private_key, public_key, wrapped_by) "
+      "VALUES ($1, $2, decode($3, 'hex'), decode($4, 'hex'), NULLIF($5, '')) ON CONFLICT (event_id) DO NOTHING",
+      event_id, generated.key_id, sql::hex_of(generated.private_key), sql::hex_of(generated.public_key),
+      generated.wrapped_by);
   auto row = sql::prepared(transaction,
-      "SELECT key_id, private_key, public_key FROM event_ticket_keys WHERE event_id = $1", event_id);
+      "SELECT key_id, private_key, public_key, coalesce(wrapped_by, '') FROM event_ticket_keys WHERE event_id = $1",
+      event_id);
   ticket_key_row key{row[0][0].as<std::string>(), pqxx::binarystring{row[0][1]}.str(),
-                     pqxx::binarystring{row[0][2]}.str()};
+                     pqxx::binarystring{row[0][2]}.str(), row[0][3].as<std::string>()};
   transaction.commit();
   return key;
+}
+
+bool wrap_ticket_key(pqxx::connection& connection, const std::string& event_id, const std::string& key_id,
+                     const std::string& wrapped, const std::string& wrapped_by) {
+  pqxx::work transaction{connection};
+  auto changed = sql::prepared(transaction,
+      "UPDATE event_ticket_keys SET private_key = decode($3, 'hex'), wrapped_by = $4 "
+      "WHERE event_id = $1 AND key_id = $2 AND wrapped_by IS NULL",
+      event_id, key_id, sql::hex_of(wrapped), wrapped_by);
+  transaction.commit();
+  return changed.affected_rows() == 1;
+}
+
+std::int64_t ticket_keys_wrapped_otherwise(pqxx::connection& connection, const std::string& wrapping_key_id) {
+  pqxx::read_transaction transaction{connection};
+  auto row = transaction.exec_params(
+      "SELECT count(*) FROM event_ticket_keys WHERE wrapped_by IS NOT NULL AND wrapped_by IS DISTINCT FROM NULLIF($1, '')",
+      wrapping_key_id);
+  return row[0][0].as<std::int64_t>();
+}
+
+result<std::int64_t> ticket_keys_wrapped_otherwise(const std::string& url, std::chrono::seconds connect_timeout,
+                                                   const std::string& wrapping_key_id) {
+  conninfo_settings settings;
+  settings.connect_timeout = connect_timeout;
+  auto connection = open_connection(url, settings);
+  if (!connection) return connection.error();
+  try {
+    return ticket_keys_wrapped_otherwise(*connection.value(), wrapping_key_id);
+  } catch (const std::exception& failure) {
+    return error{error_code::query_failed, scrub_password(std::string{"cannot read the ticket keys: "} + failure.what(), url)};
+  }
 }
 
 std::optional<ticket_key_row> public_ticket_key(pqxx::connection& connection, const std::string& event_id) {
   pqxx::read_transaction transaction{connection};
   auto row = sql::prepared(transaction, "SELECT key_id, public_key FROM event_ticket_keys WHERE event_id = $1", event_id);
   if (row.empty()) return std::nullopt;
-  return ticket_key_row{row[0][0].as<std::string>(), {}, pqxx::binarystring{row[0][1]}.str()};
+  return ticket_key_row{row[0][0].as<std::string>(), {}, pqxx::binarystring{row[0][1]}.str(), {}};
 }
 
 issue_result issue_tickets(pqxx::connection& connection, const fence& where, const std::string& checkout_id,

@@ -4,11 +4,13 @@
 // webhook deduplication, ticket keys and tickets. Every write of a payment entity is fenced by
 // its shard's epoch (DESIGN.md) and conditional on the state it expects, so a stale actor can
 // neither capture twice nor issue twice. Times are unix milliseconds.
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "storage/error.hpp"
 #include "storage/pqxx_fwd.hpp"
 
 namespace eventstripe::storage {
@@ -159,10 +161,21 @@ write_result write_payment_step(pqxx::connection& connection, const fence& where
 // The event's ticket-signing key: the stored one, or `generated` stored now if it has none.
 struct ticket_key_row {
   std::string key_id;
-  std::string private_key;  // raw 32 bytes
+  std::string private_key;  // as stored: the raw 32-byte seed, or 72 wrapped bytes
   std::string public_key;   // raw 32 bytes
+  std::string wrapped_by;   // the wrapping key's id ("kek_..."); empty: a raw seed
 };
 ticket_key_row ticket_key(pqxx::connection& connection, const std::string& event_id, const ticket_key_row& generated);
+// Replaces the raw seed of the event's key `key_id` with its wrapped form (a row wrapped already
+// stays as it is); true when this call wrapped it.
+bool wrap_ticket_key(pqxx::connection& connection, const std::string& event_id, const std::string& key_id,
+                     const std::string& wrapped, const std::string& wrapped_by);
+// How many events' keys are wrapped under another key than `wrapping_key_id` (all wrapped ones
+// when it is empty): a node that could not open them must not start.
+std::int64_t ticket_keys_wrapped_otherwise(pqxx::connection& connection, const std::string& wrapping_key_id);
+// The same at start, on a connection of its own.
+result<std::int64_t> ticket_keys_wrapped_otherwise(const std::string& url, std::chrono::seconds connect_timeout,
+                                                   const std::string& wrapping_key_id);
 // The public half only (for scanners); nullopt when the event has issued no tickets yet.
 std::optional<ticket_key_row> public_ticket_key(pqxx::connection& connection, const std::string& event_id);
 
