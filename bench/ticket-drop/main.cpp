@@ -332,6 +332,8 @@ std::vector<std::string> node_flags(const options& chosen, const std::string& co
       "--http.connections_max=" + std::to_string(connections + spare_files + webhook_connections_spare),
       "--log.level=warning",
       "--database.pool_size=" + std::to_string(chosen.pool_size),
+      // As a deployment runs: ticket signing keys wrapped at rest (a fixed bench-only key).
+      "--payments.ticket_key_wrapping_key=" + std::string(64, '7'),
   };
   flags.insert(flags.end(), chosen.node_flags.begin(), chosen.node_flags.end());
   return flags;
