@@ -37,6 +37,20 @@ async function set_scenario(context, exchange) {
   }
 }
 
+// Forgets stored idempotency keys, as if the provider's retention (Stripe: 24 hours) had passed.
+async function expire_idempotency(context, exchange) {
+  const parsed = parse_json(await exchange.read_body(context.config.limits.body_bytes_max));
+  if (parsed.error) return exchange.send({ status: 400, body: { error: parsed.error } });
+  const body = parsed.value;
+  if (!body || typeof body !== 'object' || Array.isArray(body) || Object.keys(body).some((key) => key !== 'account')) {
+    return exchange.send({ status: 400, body: { error: 'the body must be {} or {"account": "<name>"}' } });
+  }
+  if (body.account !== undefined && (typeof body.account !== 'string' || !context.account_named(body.account))) {
+    return exchange.send({ status: 400, body: { error: `unknown account: ${body.account}` } });
+  }
+  return exchange.send({ status: 200, body: { expired: context.idempotency.expire(body.account ?? null) } });
+}
+
 export async function handle_control(context, exchange) {
   const { method, path, url } = exchange;
   const reference = url.searchParams.get('reference');
@@ -57,6 +71,7 @@ export async function handle_control(context, exchange) {
     const stats = context.store.stats(context.config.accounts.map((account) => account.name));
     return exchange.send({ status: 200, body: { ...stats, webhooks: context.webhooks.totals() } });
   }
+  if (method === 'POST' && path === '/_sandbox/idempotency/expire') return expire_idempotency(context, exchange);
   if (method === 'POST' && path === '/_sandbox/reset') {
     context.reset();
     return exchange.send({ status: 200, body: { reset: true } });

@@ -41,6 +41,20 @@ export class IdempotencyStore {
     if (this.#entries.get(slot)?.answer === null) this.#entries.delete(slot);
   }
 
+  // Forgets every key whose request has run (of one account, or of all when account_name is
+  // null), as the providers do after a while (Stripe: 24 hours), so a repeat runs again. Keys of
+  // requests still running stay. -> how many were forgotten.
+  expire(account_name = null) {
+    let expired = 0;
+    for (const [slot, entry] of this.#entries) {
+      if (entry.answer === null) continue;
+      if (account_name !== null && !slot.startsWith(`${account_name}\u0000`)) continue;
+      this.#entries.delete(slot);
+      expired += 1;
+    }
+    return expired;
+  }
+
   clear() {
     this.#entries.clear();
   }

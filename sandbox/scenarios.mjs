@@ -2,7 +2,7 @@
 // (checkout id or payment id) and says, per provider account or by default, how the provider
 // should misbehave for it — fail a call, time out after charging, refuse the connection, override
 // the card's outcome, or deliver its webhooks late, twice, out of order or never.
-export const operations = ['create', 'confirm', 'retrieve', 'cancel', 'refund'];
+export const operations = ['create', 'confirm', 'retrieve', 'cancel', 'refund', 'list'];
 export const call_behaviours = ['ok', 'error_500', 'error_500_once', 'timeout_after_accept', 'refuse_connection'];
 export const outcomes = ['approve', 'decline', 'three_ds'];
 export const webhook_modes = ['normal', 'delay', 'duplicate', 'reorder', 'never'];

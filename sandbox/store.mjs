@@ -13,6 +13,7 @@ export class PaymentStore {
   #aliases = new Map(); // secondary ids (charges, refunds, redirect tokens) -> payment id
   #totals = new Map();
   #payments_max;
+  #refund_sequence = 0; // orders refunds made within the same second, for newest-first lists
 
   constructor(payments_max) {
     this.#payments_max = payments_max;
@@ -54,6 +55,10 @@ export class PaymentStore {
     return id ? this.get(id) : null;
   }
 
+  all() {
+    return [...this.#payments.values()];
+  }
+
   by_reference(reference) {
     return (this.#by_reference.get(reference) ?? []).map((id) => this.#payments.get(id));
   }
@@ -65,6 +70,7 @@ export class PaymentStore {
   }
 
   record_refund(record, refund) {
+    refund.sequence = ++this.#refund_sequence;
     record.refunds.push(refund);
     if (refund.status !== 'succeeded') return;
     record.amount_refunded += refund.amount;

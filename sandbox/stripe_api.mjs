@@ -1,6 +1,6 @@
 // Stripe's API as our node uses it: PaymentIntents (create, confirm, retrieve, cancel),
-// Refunds and Charges, form-encoded requests, JSON answers, Stripe's errors and idempotency,
-// and signed Stripe events to the account's webhook endpoint.
+// Refunds (create, retrieve, list) and Charges, form-encoded requests, JSON answers, Stripe's
+// errors and idempotency, and signed Stripe events to the account's webhook endpoint.
 import { declines, resolve_card } from './cards.mjs';
 import { BodyTooLargeError } from './exchange.mjs';
 import { FormError, canonical_json, parse_form } from './form_encoding.mjs';
@@ -38,6 +38,11 @@ const refund_parameters = new Set([
   'payment_intent', 'charge', 'amount', 'metadata', 'reason', 'expand', 'instructions_email', 'refund_application_fee',
   'reverse_transfer',
 ]);
+// Stripe also takes `created` and `expand` on this list; the sandbox refuses them (see list_refunds).
+const refund_list_parameters = new Set(['payment_intent', 'charge', 'limit', 'starting_after', 'ending_before']);
+const refund_list_unsupported = new Set(['created', 'expand']);
+const list_limit_default = 10;
+const list_limit_max = 100;
 
 // A 4xx that Stripe raises while checking a request; thrown, caught, answered, never stored.
 class StripeRefusal extends Error {
@@ -504,6 +509,72 @@ function plan_refund(context, account, params, origin) {
   };
 }
 
+// The list cursor (`starting_after` / `ending_before`): a refund of this account.
+function list_cursor(context, account, params, name) {
+  const id = string_param(params, name);
+  if (id === null) return null;
+  const record = context.store.by_alias(id);
+  const found = record && record.format === 'stripe' && record.account === account.name
+    ? record.refunds.find((item) => item.id === id) : null;
+  if (!found) refuse(400, { code: 'resource_missing', message: `No such refund: '${id}'`, param: name });
+  return found;
+}
+
+// The refunds a list request names: the PaymentIntent's, the charge's, or all of the account's.
+function listed_refunds(context, account, params) {
+  const intent_id = string_param(params, 'payment_intent');
+  const charge_id = string_param(params, 'charge');
+  let records;
+  if (intent_id) {
+    const record = context.store.get(intent_id);
+    if (!record || record.format !== 'stripe' || record.account !== account.name || !intent_id.startsWith('pi_')) {
+      refuse(400, { code: 'resource_missing', message: `No such payment_intent: '${intent_id}'`, param: 'payment_intent' });
+    }
+    records = [record];
+  } else if (charge_id) {
+    const record = context.store.by_alias(charge_id);
+    if (!record || record.format !== 'stripe' || record.account !== account.name || !record.charges.some((item) => item.id === charge_id)) {
+      refuse(400, { code: 'resource_missing', message: `No such charge: '${charge_id}'`, param: 'charge' });
+    }
+    records = [record];
+  } else {
+    records = context.store.all().filter((record) => record.format === 'stripe' && record.account === account.name);
+  }
+  const refunds = records.flatMap((record) => record.refunds).filter((refund) => !charge_id || refund.charge === charge_id);
+  return refunds.sort((a, b) => b.sequence - a.sequence); // newest first, as Stripe lists
+}
+
+// GET /v1/refunds: Stripe's list object, newest first, `limit` per page, paged by cursor.
+function plan_list_refunds(context, account, params) {
+  for (const name of Object.keys(params)) {
+    if (refund_list_unsupported.has(name)) refuse(400, { message: `The sandbox does not support ${name} on this list.`, param: name });
+  }
+  check_known(params, refund_list_parameters);
+  const limit = integer_param(params, 'limit') ?? list_limit_default;
+  if (limit < 1) refuse(400, { message: 'This value must be greater than or equal to 1.', param: 'limit' });
+  if (limit > list_limit_max) refuse(400, { message: `This value must be less than or equal to ${list_limit_max}.`, param: 'limit' });
+  if (params.starting_after !== undefined && params.ending_before !== undefined) {
+    refuse(400, { message: 'You may only specify one of these parameters: ending_before, starting_after.' });
+  }
+  const after = list_cursor(context, account, params, 'starting_after');
+  const before = list_cursor(context, account, params, 'ending_before');
+  const refunds = listed_refunds(context, account, params);
+  let page;
+  let has_more;
+  if (before) {
+    const newer = refunds.filter((refund) => refund.sequence > before.sequence);
+    page = newer.slice(-limit);
+    has_more = newer.length > limit;
+  } else {
+    const older = after ? refunds.filter((refund) => refund.sequence < after.sequence) : refunds;
+    page = older.slice(0, limit);
+    has_more = older.length > limit;
+  }
+  const intent = context.store.get(string_param(params, 'payment_intent') ?? '');
+  const body = { object: 'list', data: page.map(refund_object), has_more, url: '/v1/refunds' };
+  return { references: intent?.references ?? [], operations: ['list'], execute: () => ({ status: 200, body }) };
+}
+
 function plan_retrieve(context, account, path, params) {
   const [, kind, id] = path.split('/').slice(1);
   if (kind === 'payment_intents') {
@@ -548,6 +619,7 @@ function route(context, account, exchange, params, origin) {
   if (method === 'POST' && resource === 'payment_intents' && action === 'confirm' && segments.length === 4) return plan_confirm(context, account, id, params, origin);
   if (method === 'POST' && resource === 'payment_intents' && action === 'cancel' && segments.length === 4) return plan_cancel(context, account, id, params, origin);
   if (method === 'POST' && resource === 'refunds' && segments.length === 2) return plan_refund(context, account, params, origin);
+  if (method === 'GET' && resource === 'refunds' && segments.length === 2) return plan_list_refunds(context, account, params);
   if (method === 'GET' && ['payment_intents', 'refunds', 'charges'].includes(resource) && segments.length === 3) return plan_retrieve(context, account, path, params);
   refuse(404, { message: `Unrecognized request URL (${method}: ${path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.` });
   return null;

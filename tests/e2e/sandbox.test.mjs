@@ -352,6 +352,80 @@ describe('sandbox payment provider', () => {
     });
   });
 
+  describe('Stripe refund lists', () => {
+    async function refundedIntent(amount, refunds) {
+      const reference = unique('co');
+      const intent = expectStatus(
+        await stripeApi(sandbox, 'POST', '/v1/payment_intents', cardIntent(reference, { amount, payment_method: 'pm_card_visa', confirm: true })),
+        200, 'charge');
+      const made = [];
+      for (const [index, refundAmount] of refunds.entries()) {
+        made.push(expectStatus(await stripeApi(sandbox, 'POST', '/v1/refunds',
+          { payment_intent: intent.id, amount: refundAmount, metadata: { refund_id: `${reference}_r${index + 1}` } }), 200, 'refund'));
+      }
+      return { reference, intent, made };
+    }
+
+    const list = (params, options) => stripeApi(sandbox, 'GET', '/v1/refunds', params, options);
+    const ids = (page) => page.data.map((refund) => refund.id);
+
+    test('GET /v1/refunds lists one PaymentIntent\'s refunds newest first, a page at a time', async () => {
+      const { intent, made: [r1, r2, r3] } = await refundedIntent(1000, [100, 200, 300]);
+      const other = await refundedIntent(500, [50]);
+
+      const first = expectStatus(await list({ payment_intent: intent.id, limit: 2 }), 200, 'first page');
+      assert.deepEqual([first.object, first.url, first.has_more], ['list', '/v1/refunds', true]);
+      assert.deepEqual(ids(first), [r3.id, r2.id]);
+      assert.deepEqual(first.data[0], r3, 'the items are refund objects as created');
+      const next = expectStatus(await list({ payment_intent: intent.id, limit: 2, starting_after: r2.id }), 200, 'next page');
+      assert.deepEqual([ids(next), next.has_more], [[r1.id], false]);
+      const previous = expectStatus(await list({ payment_intent: intent.id, limit: 1, ending_before: r1.id }), 200, 'previous page');
+      assert.deepEqual([ids(previous), previous.has_more], [[r2.id], true]);
+      // The default limit (10) holds them all; by charge, the same refunds; another PaymentIntent's stay apart.
+      assert.deepEqual(ids(expectStatus(await list({ payment_intent: intent.id }), 200, 'default limit')), [r3.id, r2.id, r1.id]);
+      assert.deepEqual(ids(expectStatus(await list({ charge: intent.latest_charge }), 200, 'by charge')), [r3.id, r2.id, r1.id]);
+      assert.deepEqual(ids(expectStatus(await list({ payment_intent: other.intent.id }), 200, 'other')), [other.made[0].id]);
+      const unrefunded = await refundedIntent(700, []);
+      assert.deepEqual(expectStatus(await list({ payment_intent: unrefunded.intent.id }), 200, 'none').data, []);
+      // Another account sees none of them.
+      assert.equal(expectStatus(await list({ payment_intent: intent.id }, { apiKey: stripeOtherKey }), 400, 'other account').error.code,
+        'resource_missing');
+
+      // Stripe's own library pages through it with starting_after.
+      const port = new URL(sandbox.url).port;
+      const client = new Stripe(stripeKey, { host: '127.0.0.1', port, protocol: 'http', maxNetworkRetries: 0 });
+      const all = await client.refunds.list({ payment_intent: intent.id, limit: 1 }).autoPagingToArray({ limit: 10 });
+      assert.deepEqual(all.map((refund) => refund.metadata.refund_id), [r3, r2, r1].map((refund) => refund.metadata.refund_id));
+    });
+
+    test('GET /v1/refunds refuses bad parameters in Stripe\'s error shape, and takes injected faults', async () => {
+      const { reference, intent, made: [r1] } = await refundedIntent(1000, [100]);
+      const cases = [
+        [{ payment_intent: intent.id, limit: 0 }, undefined, 'limit'],
+        [{ payment_intent: intent.id, limit: 101 }, undefined, 'limit'],
+        [{ payment_intent: intent.id, limit: 'ten' }, 'parameter_invalid_integer', 'limit'],
+        [{ payment_intent: intent.id, colour: 'red' }, 'parameter_unknown', 'colour'],
+        [{ payment_intent: intent.id, created: '1' }, undefined, 'created'],
+        [{ payment_intent: intent.id, starting_after: 're_3nope' }, 'resource_missing', 'starting_after'],
+        [{ payment_intent: 'pi_3nope' }, 'resource_missing', 'payment_intent'],
+        [{ charge: 'ch_3nope' }, 'resource_missing', 'charge'],
+      ];
+      for (const [params, code, param] of cases) {
+        const error = expectStatus(await list(params), 400, JSON.stringify(params)).error;
+        assert.deepEqual([error.type, error.code, error.param], ['invalid_request_error', code, param], JSON.stringify(params));
+        assert.ok(error.message.length > 0);
+      }
+      const both = expectStatus(await list({ payment_intent: intent.id, starting_after: r1.id, ending_before: r1.id }), 400, 'both cursors').error;
+      assert.match(both.message, /only specify one of these parameters: ending_before, starting_after/);
+
+      await scenario(sandbox, { reference, accounts: { stripe: { list: 'error_500' } } });
+      assert.equal(expectStatus(await list({ payment_intent: intent.id }), 500, 'injected 500').error.type, 'api_error');
+      assert.equal(expectStatus(await stripeApi(sandbox, 'GET', `/v1/refunds/${r1.id}`), 200, 'a single refund still reads').id, r1.id);
+      await scenario(sandbox, { reference, accounts: { stripe: { list: 'timeout_after_accept', delay_ms: 2_000 } } });
+      await assert.rejects(list({ payment_intent: intent.id }, { timeoutMs: 300 }), /timed out/);
+    });
+  });
+
   describe('Stripe idempotency', () => {
     test('the same key and parameters replay the stored answer and charge once', async () => {
       const reference = unique('co');
@@ -417,6 +491,34 @@ describe('sandbox payment provider', () => {
       const replay = await stripeApi(sandbox, 'POST', '/v1/payment_intents', params, { key });
       assert.equal(replay.headers['idempotent-replayed'], 'true');
       assert.equal((await paymentsOf(sandbox, reference))[0].captures, 1);
+    });
+    test('expired keys (POST /_sandbox/idempotency/expire) are forgotten: the same refund request runs again', async () => {
+      const reference = unique('co');
+      const intent = expectStatus(
+        await stripeApi(sandbox, 'POST', '/v1/payment_intents', cardIntent(reference, { amount: 1000, payment_method: 'pm_card_visa', confirm: true })),
+        200, 'charge');
+      const key = unique('es_refund');
+      const params = { payment_intent: intent.id, amount: 400, metadata: { refund_id: 'r1' } };
+      const first = expectStatus(await stripeApi(sandbox, 'POST', '/v1/refunds', params, { key }), 200, 'refund');
+      const replay = await stripeApi(sandbox, 'POST', '/v1/refunds', params, { key });
+      assert.deepEqual([replay.headers['idempotent-replayed'], replay.json().id], ['true', first.id]);
+
+      for (const body of [[], { account: 'nobody' }, { account: 'stripe', colour: 'red' }]) {
+        assert.equal((await control(sandbox, 'POST', '/_sandbox/idempotency/expire', body)).status, 400, JSON.stringify(body));
+      }
+      const other = await control(sandbox, 'POST', '/_sandbox/idempotency/expire', { account: 'adyen' });
+      assert.equal(other.status, 200);
+      assert.equal((await stripeApi(sandbox, 'POST', '/v1/refunds', params, { key })).headers['idempotent-replayed'], 'true',
+        'another account\'s expiry leaves this key');
+      const expired = await control(sandbox, 'POST', '/_sandbox/idempotency/expire', { account: 'stripe' });
+      assert.equal(expired.status, 200);
+      assert.ok(expired.body.expired >= 1);
+      // What Stripe does a day later: the same key and parameters make a second refund.
+      const again = await stripeApi(sandbox, 'POST', '/v1/refunds', params, { key });
+      assert.equal(again.headers['idempotent-replayed'], undefined);
+      assert.notEqual(expectStatus(again, 200, 'after expiry').id, first.id);
+      const [payment] = await paymentsOf(sandbox, reference);
+      assert.deepEqual([payment.refunds.length, payment.amount_refunded], [2, 800]);
     });
   });
 
