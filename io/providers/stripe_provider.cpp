@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 
 #include "actors/payments/webhook_signature.hpp"
@@ -128,21 +129,26 @@ provider_result map_intent_answer(const outbound_response& answer, call_effect e
   return result;
 }
 
+// A Refund object's state: `succeeded`, `pending`/`requires_action`, `failed`/`canceled`.
+refund_result from_refund(const json& refund, int http_status) {
+  refund_result result;
+  result.http_status = http_status;
+  result.reference = text_at(refund, "id");
+  auto status = text_at(refund, "status");
+  if (status == "succeeded") result.outcome = refund_outcome::succeeded;
+  else if (status == "pending" || status == "requires_action") result.outcome = refund_outcome::pending;
+  else if (status == "failed" || status == "canceled") result.outcome = refund_outcome::failed;
+  else result.outcome = refund_outcome::unknown;
+  result.message = status == "failed" ? text_at(refund, "failure_reason") : std::string{};
+  return result;
+}
+
 refund_result map_refund_answer(const outbound_response& answer) {
   if (answer.outcome != http_outcome::response) return refund_result_without_answer(answer);
   refund_result result;
   auto body = json::parse(answer.body, nullptr, false);
   result.http_status = answer.status;
-  if (answer.status >= 200 && answer.status < 300) {
-    result.reference = text_at(body, "id");
-    auto status = text_at(body, "status");
-    if (status == "succeeded") result.outcome = refund_outcome::succeeded;
-    else if (status == "pending" || status == "requires_action") result.outcome = refund_outcome::pending;
-    else if (status == "failed" || status == "canceled") result.outcome = refund_outcome::failed;
-    else result.outcome = refund_outcome::unknown;
-    result.message = status == "failed" ? text_at(body, "failure_reason") : std::string{};
-    return result;
-  }
+  if (answer.status >= 200 && answer.status < 300) return from_refund(body, answer.status);
   const json* error = object_at(body, "error");
   result.message = error != nullptr ? text_at(*error, "message") : std::string{};
   if (result.message.empty()) result.message = "HTTP " + std::to_string(answer.status);
@@ -213,6 +219,88 @@ struct stripe_call {
   }
 };
 
+// ---- refunds: look before paying --------------------------------------------------------------
+
+// Stripe keeps an idempotency key for 24 hours: a refund repeated later under the same key would
+// be a second refund. So every refund POST is preceded by a read of the PaymentIntent's refunds,
+// newest first, for one carrying our metadata.refund_id.
+inline constexpr int refund_list_page_size = 100;  // Stripe's largest `limit`
+inline constexpr int refund_list_pages_max = 10;   // 1,000 refunds of one PaymentIntent
+
+// The answer to give instead of a POST when a refund list page could not be read (nullopt: it
+// was read). Nothing sent (connect failure) is `failed` with http_status 0, the adapters' "this
+// call decided nothing, repeat it"; everything else is `unknown`. That includes 429 and every
+// other 4xx: a 4xx here is a configuration problem (key, API version), and `failed` would close
+// our refund, letting a new one be started while an earlier POST of this one may have paid out.
+// Never `POST` instead: a POST we cannot check first could pay twice.
+std::optional<refund_result> unlisted(const outbound_response& answer) {
+  if (answer.outcome != http_outcome::response) {
+    auto result = refund_result_without_answer(answer);
+    result.message = "listing the refunds: " + result.message;
+    return result;
+  }
+  if (answer.status >= 200 && answer.status < 300) return std::nullopt;
+  refund_result result;
+  result.outcome = refund_outcome::unknown;
+  result.http_status = answer.status;
+  auto body = json::parse(answer.body, nullptr, false);
+  const json* error = object_at(body, "error");
+  auto message = error != nullptr ? text_at(*error, "message") : std::string{};
+  result.message = "listing the refunds answered HTTP " + std::to_string(answer.status) + (message.empty() ? "" : ": ") +
+                   message + "; no refund sent";
+  return result;
+}
+
+refund_result unchecked(int http_status, std::string message) {
+  refund_result result;
+  result.outcome = refund_outcome::unknown;
+  result.http_status = http_status;
+  result.message = std::move(message) + "; no refund sent";
+  return result;
+}
+
+// Our refund as Stripe holds it, mapped like a single refund's answer. One with our id and
+// another amount is a bug somewhere: left undecided (and logged) rather than recorded.
+refund_result listed_refund(const json& refund, const actors::refund_request& request) {
+  auto amount = integer_at(refund, "amount");
+  if (amount != request.amount_minor) {
+    return unchecked(200, "refund " + text_at(refund, "id") + " carries our refund id with amount " +
+                              (amount ? std::to_string(*amount) : std::string{"?"}) + ", not " +
+                              std::to_string(request.amount_minor));
+  }
+  return from_refund(refund, 200);
+}
+
+// GET /v1/refunds?payment_intent=..., following starting_after while has_more. nullopt: the whole
+// list was read and none of its refunds is ours, so a POST cannot pay twice. Otherwise the answer
+// to give instead of a POST: our refund's state, or an answer without a verdict.
+std::optional<refund_result> earlier_refund(const stripe_call& call, const actors::refund_request& request) {
+  std::string starting_after;
+  for (int page = 0; page < refund_list_pages_max; ++page) {
+    auto path = "/v1/refunds?payment_intent=" + form_encode(request.reference) +
+                "&limit=" + std::to_string(refund_list_page_size);
+    if (!starting_after.empty()) path += "&starting_after=" + form_encode(starting_after);
+    auto answer = call.client.send(call.request("GET", path));
+    if (auto failed = unlisted(answer)) return failed;
+    auto list = json::parse(answer.body, nullptr, false);
+    auto data = list.is_object() ? list.find("data") : list.end();
+    auto has_more = list.is_object() ? list.find("has_more") : list.end();
+    if (text_at(list, "object") != "list" || data == list.end() || !data->is_array() || has_more == list.end() ||
+        !has_more->is_boolean()) {
+      return unchecked(answer.status, "the refund list answer is not a list");
+    }
+    for (const auto& refund : *data) {
+      const json* metadata = object_at(refund, "metadata");
+      if (metadata != nullptr && text_at(*metadata, "refund_id") == request.refund_id) return listed_refund(refund, request);
+    }
+    if (!has_more->get<bool>()) return std::nullopt;
+    starting_after = data->empty() ? std::string{} : text_at(data->back(), "id");
+    if (!is_stripe_id(starting_after)) return unchecked(answer.status, "the refund list has more pages but no cursor");
+  }
+  return unchecked(200, "the PaymentIntent has more than " + std::to_string(refund_list_pages_max * refund_list_page_size) +
+                            " refunds");
+}
+
 void append_metadata(form_fields& fields, const actors::payment_request& request) {
   fields.emplace_back("metadata[checkout_id]", request.checkout_id);
   fields.emplace_back("metadata[payment_id]", request.payment_id);
@@ -276,10 +364,14 @@ refund_result stripe_provider::refund(const actors::refund_request& request) {
     result.outcome = refund_outcome::failed;
     result.message = request.idempotency_key.empty() ? "no idempotency key" : "not a PaymentIntent id";
   } else {
-    form_fields fields{{"payment_intent", request.reference},
-                       {"amount", std::to_string(request.amount_minor)},
-                       {"metadata[refund_id]", request.refund_id}};
-    result = map_refund_answer(client_->send(call.request("POST", "/v1/refunds", form_body(fields), request.idempotency_key)));
+    if (auto earlier = earlier_refund(call, request)) {
+      result = std::move(*earlier);
+    } else {
+      form_fields fields{{"payment_intent", request.reference},
+                         {"amount", std::to_string(request.amount_minor)},
+                         {"metadata[refund_id]", request.refund_id}};
+      result = map_refund_answer(client_->send(call.request("POST", "/v1/refunds", form_body(fields), request.idempotency_key)));
+    }
   }
   return finish_refund(settings_.name, std::move(result), {settings_.secret_key});
 }

@@ -10,7 +10,7 @@
 
 // Stripe's PaymentIntents API behind actors::payment_provider: form-encoded requests, an
 // Idempotency-Key on every POST (`<key>_create`, `<key>_confirm`, `<key>_cancel`; refunds use
-// their own key as given), a pinned Stripe-Version, and answers mapped to provider_outcome so
+// their own key as given, and look for an earlier refund of theirs before they POST), a pinned Stripe-Version, and answers mapped to provider_outcome so
 // that only "Stripe cannot have charged" ever allows another provider (see call_outcome.hpp).
 // Webhooks are checked with actors/payments/webhook_signature.hpp before the body is parsed.
 namespace eventstripe::io::providers {
@@ -49,7 +49,11 @@ class stripe_provider final : public actors::payment_provider {
   actors::provider_result retrieve(const actors::payment_request& request, std::string_view reference) override;
   // POST /v1/payment_intents/{id}/cancel (cancellation_reason=abandoned).
   actors::provider_result cancel(const actors::payment_request& request, std::string_view reference) override;
-  // POST /v1/refunds (payment_intent, amount, metadata[refund_id]).
+  // POST /v1/refunds (payment_intent, amount, metadata[refund_id]), only after
+  // GET /v1/refunds?payment_intent= (every page) holds no refund with our metadata.refund_id:
+  // Stripe forgets idempotency keys after 24 hours, so a repeated POST could pay twice. A refund
+  // found there is answered with its state; a list that cannot be read is answered `unknown`
+  // (`failed` with http_status 0 when nothing was sent) and nothing is POSTed.
   actors::refund_result refund(const actors::refund_request& request) override;
   // GET /v1/refunds/{id}: a failed read (4xx, no answer) is `unknown`, never `failed`.
   actors::refund_result retrieve_refund(const actors::refund_request& request,

@@ -479,6 +479,76 @@ describe('organizers: refunds, offline payments and routing', () => {
     assert.equal(charged.refunds.length, 1);
   });
 
+  // Stripe keeps an idempotency key 24 hours: what a real Stripe does with the same refund POST a
+  // day later, the sandbox does once its keys are expired.
+  async function expireStripeKeys() {
+    const answer = await request(suite.sandbox.url, '/_sandbox/idempotency/expire', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ account: 'stripe' }),
+    });
+    assert.equal(answer.status, 200, answer.body);
+  }
+
+  // Starts a refund whose first POST is made at the sandbox but never answered; once the sandbox
+  // holds it, expires the keys and lets the next call through, so the node's next ask comes after
+  // the key is gone. Answers the organizer's (pending) answer.
+  async function refundWithLostAnswerAndExpiredKey(checkoutId, body) {
+    await scenario(suite, checkoutId, { accounts: { stripe: { refund: 'timeout_after_accept', delay_ms: 60_000 } } });
+    const answering = refund(checkoutId, body);
+    await waitFor('the first refund made at the sandbox', async () => (await sandboxPayments(suite, checkoutId))[0].refunds.length === 1,
+      { intervalMs: 20 });
+    await expireStripeKeys();
+    await scenario(suite, checkoutId, { accounts: { stripe: {} } });
+    const answer = await answering;
+    assert.equal(answer.status, 201, answer.body);
+    assert.equal(answer.json().refunds[0].status, 'pending');
+  }
+
+  it('a refund whose answer was lost is not paid twice when it is asked for again after Stripe forgot its key', async () => {
+    const { checkout } = await heldCheckout(suite, { quantity: 1 });
+    expectStatus(await pay(suite, checkout.id), 201, 'pay');
+    await ticketsWhen(suite, checkout.id);
+    await refundWithLostAnswerAndExpiredKey(checkout.id, {});
+    await ticketsWhen(suite, checkout.id, 'refunded');
+    const [charged] = await sandboxPayments(suite, checkout.id);
+    assert.equal(charged.refunds.length, 1);
+    assert.equal(charged.amount_refunded, charged.amount_captured);
+  });
+
+  it('a partial refund whose answer was lost is paid once even when the same POST would be taken again', async () => {
+    const { checkout } = await heldCheckout(suite, { quantity: 2, price: 2500 });
+    expectStatus(await pay(suite, checkout.id), 201, 'pay');
+    await ticketsWhen(suite, checkout.id);
+    await refundWithLostAnswerAndExpiredKey(checkout.id, { amount: { minor: 1000, currency: 'EUR' } });
+    await ticketsWhen(suite, checkout.id, 'partially_refunded');
+    // Time for the node's later asks: none of them may pay again.
+    await sleep(1500);
+    const [charged] = await sandboxPayments(suite, checkout.id);
+    assert.deepEqual(charged.refunds.map((made) => [made.amount, made.status]), [[1000, 'succeeded']]);
+    assert.equal(charged.amount_refunded, 1000);
+    const row = await psql(suite.databaseUrl, `SELECT string_agg(r.status || '/' || r.provider_reference, ',') FROM refunds r
+      JOIN payments p ON p.id = r.payment_id WHERE p.checkout_id = '${checkout.id}'`);
+    assert.equal(row.trim(), `succeeded/${charged.refunds[0].id}`);
+  });
+
+  it('a refund is not sent while Stripe\'s list of the payment\'s refunds cannot be read', async () => {
+    const { checkout } = await heldCheckout(suite, { quantity: 1 });
+    expectStatus(await pay(suite, checkout.id), 201, 'pay');
+    await ticketsWhen(suite, checkout.id);
+    await scenario(suite, checkout.id, { accounts: { stripe: { list: 'error_500' } } });
+    const answer = await refund(checkout.id, {});
+    assert.equal(answer.status, 201, answer.body);
+    assert.equal(answer.json().refunds[0].status, 'pending');
+    // Several asks later (retry_max_ms), still nothing refunded: a POST that was not checked first could pay twice.
+    await sleep(1200);
+    assert.deepEqual((await sandboxPayments(suite, checkout.id))[0].refunds, []);
+    await ticketsWhen(suite, checkout.id, 'refund_pending', 2_000);
+    await scenario(suite, checkout.id, { accounts: { stripe: {} } });
+    await ticketsWhen(suite, checkout.id, 'refunded');
+    const [charged] = await sandboxPayments(suite, checkout.id);
+    assert.equal(charged.refunds.length, 1);
+    assert.equal(charged.amount_refunded, charged.amount_captured);
+  });
+
   it('refunds only what the caller\'s workspace sold, and refuses bad input', async () => {
     const { checkout } = await heldCheckout(suite, { quantity: 1 });
     expectStatus(await pay(suite, checkout.id), 201, 'pay');
