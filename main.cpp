@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <unistd.h>
 
@@ -188,14 +189,25 @@ int run(const config::settings& values, const sigset_t& signals) {
   } else {
     log::warn("ticket signing keys are stored unwrapped: set payments.ticket_key_wrapping_key");
   }
-  auto unopenable = storage::ticket_keys_wrapped_otherwise(values.database_url, connect_timeout,
-                                                            wrapping ? wrapping->id() : std::string{});
-  if (!unopenable) return fail_start(config::exit_database_unavailable, unopenable.error().message);
-  if (unopenable.value() > 0)
+  auto seeds = storage::prepare_ticket_key_wrapping(
+      values.database_url, connect_timeout, wrapping ? wrapping->id() : std::string{},
+      [&wrapping](const std::string& event_id, const std::string& key_id, const std::string& raw) {
+        if (raw.size() != actors::payments::ed25519_key_size_bytes)
+          throw std::runtime_error("the stored ticket key of event " + event_id + " is not an Ed25519 seed");
+        auto seed = std::span<const std::uint8_t, actors::payments::ed25519_key_size_bytes>{
+            reinterpret_cast<const std::uint8_t*>(raw.data()), actors::payments::ed25519_key_size_bytes};
+        return wrapping->wrap(seed, event_id, key_id);
+      });
+  if (!seeds) return fail_start(config::exit_database_unavailable, seeds.error().message);
+  if (seeds.value().refused)
     return fail_start(config::exit_config_error,
-                      std::to_string(unopenable.value()) + " events' ticket keys are wrapped under another key than " +
-                          (wrapping ? wrapping->id() : std::string{"none"}) +
-                          ": set payments.ticket_key_wrapping_key to the key they were wrapped with");
+                      "this deployment's ticket keys are wrapped under " +
+                          (seeds.value().recorded.empty() ? std::string{"another key"} : seeds.value().recorded) +
+                          ", not under " + (wrapping ? wrapping->id() : std::string{"none (no key configured)"}) +
+                          ": set payments.ticket_key_wrapping_key to the deployment's key");
+  if (seeds.value().wrapped_now > 0)
+    log::warn("ticket keys stored raw were wrapped; copies made before (backups, replicas) still hold them raw",
+              {{"keys.wrapped", seeds.value().wrapped_now}});
 
   storage::connection_pool pool{{values.database_url, values.database_pool_size, values.database_queue_size_max,
                                  connect_timeout}};

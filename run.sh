@@ -30,6 +30,7 @@ if [[ -z ${EVENTSTRIPE_PAYMENTS_TICKET_KEY_WRAPPING_KEY:-} ]]; then
   wrapping_file=.data/ticket-key-wrapping.hex
   $started_postgres || wrapping_file=.data/ticket-key-wrapping-external.hex
   [[ -s $wrapping_file ]] || (umask 077 && openssl rand -hex 32 > "$wrapping_file")
+  chmod 600 "$wrapping_file"
   EVENTSTRIPE_PAYMENTS_TICKET_KEY_WRAPPING_KEY=$(cat "$wrapping_file")
   export EVENTSTRIPE_PAYMENTS_TICKET_KEY_WRAPPING_KEY
 fi

@@ -653,34 +653,15 @@ std::shared_ptr<ticket_key_cache> make_ticket_key_cache() { return std::make_sha
 
 namespace {
 
-// The raw seed of a stored key. A wrapped one is opened with the configured wrapping key; a raw
-// one is wrapped in place when a wrapping key is configured (a row from before it was).
-storage::ticket_key_row opened_ticket_key(const payments::key_wrapper* wrapping, pqxx::connection& connection,
-                                          const std::string& event_id, storage::ticket_key_row key) {
-  if (key.wrapped_by.empty()) {
-    if (wrapping && key.private_key.size() == payments::ed25519_key_size_bytes) {
-      auto raw = std::span<const std::uint8_t, payments::ed25519_key_size_bytes>{
-          reinterpret_cast<const std::uint8_t*>(key.private_key.data()), payments::ed25519_key_size_bytes};
-      if (storage::wrap_ticket_key(connection, event_id, key.key_id, wrapping->wrap(raw, event_id, key.key_id),
-                                   wrapping->id()))
-        log::info("ticket key wrapped at rest", {{"event.id", event_id}, {"key.id", key.key_id}});
-    }
-    return key;
-  }
-  if (!wrapping || wrapping->id() != key.wrapped_by)
-    throw std::runtime_error("the ticket key of event " + event_id + " is wrapped under " + key.wrapped_by +
-                             ", which is not the configured payments.ticket_key_wrapping_key");
-  auto seed = wrapping->unwrap(key.private_key, event_id, key.key_id);
-  if (!seed) throw std::runtime_error(std::string{"cannot open the ticket key of event "} + event_id + ": " +
-                                      payments::to_string(seed.error()));
-  key.private_key.assign(seed->begin(), seed->end());
-  key.wrapped_by.clear();
-  return key;
-}
+// A stored signing key that cannot be used (wrapped under another key, altered): an operator's
+// problem, not a passing one.
+struct ticket_key_unavailable : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
-// The event's signing key (its raw seed): the cached one, else the stored one (a freshly
-// generated key is stored, wrapped when a wrapping key is configured, when the event has none
-// yet), which is then cached.
+// The event's signing key as stored (wrapped when a wrapping key is configured): the cached one,
+// else the stored one (a freshly generated key is stored when the event has none yet), which is
+// then cached. Only wrapped bytes are kept in memory when wrapping is on.
 storage::ticket_key_row ticket_key_of(ticket_key_cache& cache, const payments::key_wrapper* wrapping,
                                       pqxx::connection& connection, const std::string& event_id) {
   if (auto cached = cache.find(event_id)) return *cached;
@@ -697,9 +678,28 @@ storage::ticket_key_row ticket_key_of(ticket_key_cache& cache, const payments::k
     fresh.private_key.assign(seed.begin(), seed.end());
   }
   fresh.public_key.assign(public_bytes.begin(), public_bytes.end());
-  auto key = opened_ticket_key(wrapping, connection, event_id, storage::ticket_key(connection, event_id, fresh));
+  auto key = storage::ticket_key(connection, event_id, fresh);
   cache.keep(event_id, key);
   return key;
+}
+
+// The key that signs: the stored seed, opened with the wrapping key when it is wrapped.
+payments::ticket_private_key signing_key_of(const payments::key_wrapper* wrapping, const std::string& event_id,
+                                            const storage::ticket_key_row& key) {
+  if (key.wrapped_by.empty()) {
+    auto raw = payments::ticket_private_key::from_bytes(
+        std::span{reinterpret_cast<const std::uint8_t*>(key.private_key.data()), key.private_key.size()});
+    if (!raw) throw ticket_key_unavailable("the stored ticket key of event " + event_id + " is not an Ed25519 seed");
+    return *raw;
+  }
+  if (!wrapping || wrapping->id() != key.wrapped_by)
+    throw ticket_key_unavailable("the ticket key of event " + event_id + " is wrapped under " + key.wrapped_by +
+                                 ", not under the configured payments.ticket_key_wrapping_key");
+  auto opened = wrapping->unwrap(key.private_key, event_id, key.key_id);
+  if (!opened)
+    throw ticket_key_unavailable("cannot open the ticket key of event " + event_id + ": " +
+                                 payments::to_string(opened.error()));
+  return *opened;
 }
 
 void issue(payment_actor* self, std::int32_t retry) {
@@ -718,6 +718,7 @@ void issue(payment_actor* self, std::int32_t retry) {
   auto keys = state.shared->ticket_keys;
   auto wrapping = state.shared->ticket_key_wrapping;
   auto result = std::make_shared<storage::issue_result>();
+  auto unavailable = std::make_shared<std::string>();
   auto where = fence_of(state);
   auto checkout_id = state.checkout_id;
   auto payment_id = payment->id;
@@ -726,9 +727,13 @@ void issue(payment_actor* self, std::int32_t retry) {
       self,
       [=](pqxx::connection& connection) {
         auto key = ticket_key_of(*keys, wrapping.get(), connection, event_id);
-        auto private_key = payments::ticket_private_key::from_bytes(
-            std::span{reinterpret_cast<const std::uint8_t*>(key.private_key.data()), key.private_key.size()});
-        if (!private_key) throw std::runtime_error("stored ticket key is not an Ed25519 seed");
+        std::optional<payments::ticket_private_key> private_key;
+        try {
+          private_key.emplace(signing_key_of(wrapping.get(), event_id, key));
+        } catch (const ticket_key_unavailable& failure) {
+          *unavailable = failure.what();
+          return;
+        }
         for (auto& ticket : *drafts) {
           payments::ticket_claims claims{ticket.id, event_id, ticket.ticket_type_id, ticket.valid_from_ms / 1000,
                                          ticket.valid_until_ms / 1000, key.key_id};
@@ -738,8 +743,18 @@ void issue(payment_actor* self, std::int32_t retry) {
         }
         *result = storage::issue_tickets(connection, where, checkout_id, payment_id, event_id, *drafts);
       },
-      [self, result, retry](bool ran) {
+      [self, result, unavailable, retry](bool ran) {
         auto& state = self->state;
+        if (ran && !unavailable->empty()) {
+          // Paid, seats sold, no tickets until an operator fixes the key. Meanwhile the order is
+          // not held busy (the organizer may refund it); issuing is tried again now and then.
+          log::error("cannot issue tickets: the event's signing key cannot be used",
+                     {{"checkout.id", state.checkout_id}, {"error.message", *unavailable}});
+          state.busy = false;
+          return later(self, state.shared->payments.retry_max_ms, [self] {
+            if (!self->state.busy) fulfil(self);
+          });
+        }
         if (!ran || result->outcome == storage::write_result::conflict) {
           log::warn("issuing tickets did not commit; retrying", {{"checkout.id", state.checkout_id}});
           state.loaded = ran ? false : state.loaded;

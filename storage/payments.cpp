@@ -260,35 +260,43 @@ ticket_key_row ticket_key(pqxx::connection& connection, const std::string& event
   return key;
 }
 
-bool wrap_ticket_key(pqxx::connection& connection, const std::string& event_id, const std::string& key_id,
-                     const std::string& wrapped, const std::string& wrapped_by) {
-  pqxx::work transaction{connection};
-  auto changed = sql::prepared(transaction,
-      "UPDATE event_ticket_keys SET private_key = decode($3, 'hex'), wrapped_by = $4 "
-      "WHERE event_id = $1 AND key_id = $2 AND wrapped_by IS NULL",
-      event_id, key_id, sql::hex_of(wrapped), wrapped_by);
-  transaction.commit();
-  return changed.affected_rows() == 1;
-}
-
-std::int64_t ticket_keys_wrapped_otherwise(pqxx::connection& connection, const std::string& wrapping_key_id) {
-  pqxx::read_transaction transaction{connection};
-  auto row = transaction.exec_params(
-      "SELECT count(*) FROM event_ticket_keys WHERE wrapped_by IS NOT NULL AND wrapped_by IS DISTINCT FROM NULLIF($1, '')",
-      wrapping_key_id);
-  return row[0][0].as<std::int64_t>();
-}
-
-result<std::int64_t> ticket_keys_wrapped_otherwise(const std::string& url, std::chrono::seconds connect_timeout,
-                                                   const std::string& wrapping_key_id) {
+result<ticket_key_wrapping_start> prepare_ticket_key_wrapping(const std::string& url,
+                                                              std::chrono::seconds connect_timeout,
+                                                              const std::string& wrapping_key_id,
+                                                              const seed_wrapping& wrap) {
   conninfo_settings settings;
   settings.connect_timeout = connect_timeout;
   auto connection = open_connection(url, settings);
   if (!connection) return connection.error();
   try {
-    return ticket_keys_wrapped_otherwise(*connection.value(), wrapping_key_id);
+    pqxx::work transaction{*connection.value()};
+    if (!wrapping_key_id.empty())
+      transaction.exec_params("INSERT INTO ticket_key_wrapping (wrapped_by) VALUES ($1) ON CONFLICT DO NOTHING",
+                              wrapping_key_id);
+    ticket_key_wrapping_start start;
+    auto recorded = transaction.exec("SELECT wrapped_by FROM ticket_key_wrapping");
+    if (!recorded.empty()) start.recorded = recorded[0][0].as<std::string>();
+    auto wrapped_otherwise = transaction.exec_params(
+        "SELECT count(*) FROM event_ticket_keys WHERE wrapped_by IS DISTINCT FROM NULLIF($1, '') AND wrapped_by IS NOT NULL",
+        wrapping_key_id);
+    start.refused = start.recorded != wrapping_key_id || wrapped_otherwise[0][0].as<std::int64_t>() > 0;
+    if (start.refused || wrapping_key_id.empty()) return start;
+    auto raw = transaction.exec(
+        "SELECT event_id, key_id, private_key FROM event_ticket_keys WHERE wrapped_by IS NULL ORDER BY event_id FOR UPDATE");
+    for (const auto& row : raw) {
+      auto event_id = row[0].as<std::string>();
+      auto key_id = row[1].as<std::string>();
+      auto wrapped = wrap(event_id, key_id, pqxx::binarystring{row[2]}.str());
+      transaction.exec_params(
+          "UPDATE event_ticket_keys SET private_key = decode($2, 'hex'), wrapped_by = $3 WHERE event_id = $1",
+          event_id, sql::hex_of(wrapped), wrapping_key_id);
+      ++start.wrapped_now;
+    }
+    transaction.commit();
+    return start;
   } catch (const std::exception& failure) {
-    return error{error_code::query_failed, scrub_password(std::string{"cannot read the ticket keys: "} + failure.what(), url)};
+    return error{error_code::query_failed,
+                 scrub_password(std::string{"cannot prepare the ticket keys' wrapping: "} + failure.what(), url)};
   }
 }
 

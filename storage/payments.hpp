@@ -6,6 +6,7 @@
 // neither capture twice nor issue twice. Times are unix milliseconds.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -166,16 +167,22 @@ struct ticket_key_row {
   std::string wrapped_by;   // the wrapping key's id ("kek_..."); empty: a raw seed
 };
 ticket_key_row ticket_key(pqxx::connection& connection, const std::string& event_id, const ticket_key_row& generated);
-// Replaces the raw seed of the event's key `key_id` with its wrapped form (a row wrapped already
-// stays as it is); true when this call wrapped it.
-bool wrap_ticket_key(pqxx::connection& connection, const std::string& event_id, const std::string& key_id,
-                     const std::string& wrapped, const std::string& wrapped_by);
-// How many events' keys are wrapped under another key than `wrapping_key_id` (all wrapped ones
-// when it is empty): a node that could not open them must not start.
-std::int64_t ticket_keys_wrapped_otherwise(pqxx::connection& connection, const std::string& wrapping_key_id);
-// The same at start, on a connection of its own.
-result<std::int64_t> ticket_keys_wrapped_otherwise(const std::string& url, std::chrono::seconds connect_timeout,
-                                                   const std::string& wrapping_key_id);
+// What a node found at start about the deployment's ticket key wrapping.
+struct ticket_key_wrapping_start {
+  std::string recorded;          // the deployment's wrapping key id; empty: none recorded
+  bool refused = false;          // this node's key (or its having none) differs from the deployment's
+  std::int64_t wrapped_now = 0;  // raw seeds wrapped by this start
+};
+// Makes `wrap(event_id, key_id, raw seed) -> stored bytes`.
+using seed_wrapping = std::function<std::string(const std::string&, const std::string&, const std::string&)>;
+// At start, in one transaction, on a connection of its own: records `wrapping_key_id` as the
+// deployment's wrapping key when none is recorded; refuses a node whose key differs from the
+// recorded one (or that has none while one is recorded, or while any seed is wrapped); and, for a
+// node with the deployment's key, wraps every seed still stored raw with `wrap`.
+result<ticket_key_wrapping_start> prepare_ticket_key_wrapping(const std::string& url,
+                                                              std::chrono::seconds connect_timeout,
+                                                              const std::string& wrapping_key_id,
+                                                              const seed_wrapping& wrap);
 // The public half only (for scanners); nullopt when the event has issued no tickets yet.
 std::optional<ticket_key_row> public_ticket_key(pqxx::connection& connection, const std::string& event_id);
 

@@ -1,5 +1,8 @@
 #include "actors/payments/key_wrapping.hpp"
 
+#include <algorithm>
+#include <stdexcept>
+
 #include <sodium.h>
 
 namespace eventstripe::actors::payments {
@@ -11,11 +14,15 @@ static_assert(nonce_size + ed25519_key_size_bytes + tag_size == wrapped_seed_siz
 static_assert(crypto_aead_xchacha20poly1305_ietf_KEYBYTES == wrapping_key_size_bytes);
 
 std::string associated_data(std::string_view event_id, std::string_view key_id) {
-  std::string data{event_id};
-  data += '|';
+  std::string data = "es-ticket-key/v1|";
+  data += std::to_string(event_id.size()) + ":";
+  data += event_id;
+  data += "|" + std::to_string(key_id.size()) + ":";
   data += key_id;
   return data;
 }
+
+constexpr std::string_view id_domain = "eventstripe/ticket-key-wrapping/v1";
 
 const unsigned char* bytes_of(std::string_view text) { return reinterpret_cast<const unsigned char*>(text.data()); }
 
@@ -40,8 +47,15 @@ expected<key_wrapper, wrap_errc> key_wrapper::from_hex(std::string_view hex) {
       sodium_hex2bin(wrapper.key_.data(), wrapper.key_.size(), hex.data(), hex.size(), nullptr, &size, &end) != 0 ||
       size != wrapping_key_size_bytes || end != hex.data() + hex.size())
     return wrap_errc::invalid_key;
+  bool one_byte = std::all_of(wrapper.key_.begin(), wrapper.key_.end(), [&](auto b) { return b == wrapper.key_[0]; });
+  if (one_byte) return wrap_errc::invalid_key;
   std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-  crypto_hash_sha256(digest.data(), wrapper.key_.data(), wrapper.key_.size());
+  crypto_hash_sha256_state hashing;
+  crypto_hash_sha256_init(&hashing);
+  crypto_hash_sha256_update(&hashing, bytes_of(id_domain), id_domain.size());
+  crypto_hash_sha256_update(&hashing, wrapper.key_.data(), wrapper.key_.size());
+  crypto_hash_sha256_final(&hashing, digest.data());
+  sodium_memzero(&hashing, sizeof hashing);
   std::array<char, 2 * 8 + 1> digits{};
   sodium_bin2hex(digits.data(), digits.size(), digest.data(), 8);
   wrapper.id_ = std::string{"kek_"} + digits.data();
@@ -57,24 +71,28 @@ std::string key_wrapper::wrap(std::span<const std::uint8_t, ed25519_key_size_byt
   randombytes_buf(out, nonce_size);
   auto data = associated_data(event_id, key_id);
   unsigned long long written = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(out + nonce_size, &written, seed.data(), seed.size(), bytes_of(data),
-                                             data.size(), nullptr, out, key_.data());
+  if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + nonce_size, &written, seed.data(), seed.size(), bytes_of(data),
+                                                 data.size(), nullptr, out, key_.data()) != 0 ||
+      written != ed25519_key_size_bytes + tag_size)
+    throw std::runtime_error("libsodium refused to wrap a ticket key");
   return stored;
 }
 
-expected<seed_bytes, wrap_errc> key_wrapper::unwrap(std::string_view stored, std::string_view event_id,
-                                                    std::string_view key_id) const {
+expected<ticket_private_key, wrap_errc> key_wrapper::unwrap(std::string_view stored, std::string_view event_id,
+                                                            std::string_view key_id) const {
   if (stored.size() != wrapped_seed_size_bytes) return wrap_errc::malformed;
   auto data = associated_data(event_id, key_id);
   seed_bytes seed{};
   unsigned long long written = 0;
   const auto* in = bytes_of(stored);
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(seed.data(), &written, nullptr, in + nonce_size,
-                                                 stored.size() - nonce_size, bytes_of(data), data.size(), in,
-                                                 key_.data()) != 0 ||
-      written != seed.size())
-    return wrap_errc::cannot_open;
-  return seed;
+  bool opened = crypto_aead_xchacha20poly1305_ietf_decrypt(seed.data(), &written, nullptr, in + nonce_size,
+                                                           stored.size() - nonce_size, bytes_of(data), data.size(), in,
+                                                           key_.data()) == 0 &&
+                written == seed.size();
+  ticket_private_key key{seed};
+  sodium_memzero(seed.data(), seed.size());
+  if (!opened) return wrap_errc::cannot_open;
+  return key;
 }
 
 }  // namespace eventstripe::actors::payments

@@ -6,10 +6,11 @@
 // sign tickets.
 //
 // Format: XChaCha20-Poly1305 (libsodium's IETF AEAD) with a random 24-byte nonce per seed; the
-// associated data is "event_id|key_id", so a wrapped seed copied into another event's row does not
+// associated data is "es-ticket-key/v1|<length>:<event_id>|<length>:<key_id>" (lengths in decimal
+// bytes, so no two rows share it), so a wrapped seed copied into another event's row does not
 // open. Stored bytes: nonce (24) || ciphertext (32) || tag (16) = 72 bytes, beside the wrapping
 // key's id, which names the key without revealing it: "kek_" and the first 16 hex digits of
-// SHA-256 over the key.
+// SHA-256 over "eventstripe/ticket-key-wrapping/v1" followed by the key.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -26,7 +27,7 @@ inline constexpr std::size_t wrapping_key_size_bytes = 32;
 inline constexpr std::size_t wrapped_seed_size_bytes = 24 + ed25519_key_size_bytes + 16;
 
 enum class wrap_errc : std::uint8_t {
-  invalid_key = 1,  // not 64 hex digits
+  invalid_key = 1,  // not 64 hex digits, or one byte repeated 32 times (not a generated key)
   malformed,        // stored bytes of the wrong size
   cannot_open,      // another wrapping key, another event's or key's row, or altered bytes
   crypto_failure,   // libsodium could not start
@@ -48,12 +49,13 @@ class key_wrapper {
   // "kek_" + 16 hex digits: stored beside each wrapped seed.
   const std::string& id() const { return id_; }
 
-  // The 72 stored bytes of `seed` for the event's key `key_id` (a fresh nonce each call).
+  // The 72 stored bytes of `seed` for the event's key `key_id` (a fresh nonce each call); throws
+  // std::runtime_error if libsodium refuses (it does not for these sizes).
   std::string wrap(std::span<const std::uint8_t, ed25519_key_size_bytes> seed, std::string_view event_id,
                    std::string_view key_id) const;
-  // The seed back, or malformed / cannot_open.
-  expected<seed_bytes, wrap_errc> unwrap(std::string_view stored, std::string_view event_id,
-                                         std::string_view key_id) const;
+  // The seed back as a key that wipes itself, or malformed / cannot_open.
+  expected<ticket_private_key, wrap_errc> unwrap(std::string_view stored, std::string_view event_id,
+                                                 std::string_view key_id) const;
 
  private:
   key_wrapper() = default;

@@ -333,7 +333,7 @@ std::vector<std::string> node_flags(const options& chosen, const std::string& co
       "--log.level=warning",
       "--database.pool_size=" + std::to_string(chosen.pool_size),
       // As a deployment runs: ticket signing keys wrapped at rest (a fixed bench-only key).
-      "--payments.ticket_key_wrapping_key=" + std::string(64, '7'),
+      "--payments.ticket_key_wrapping_key=1b32c28cb38c05480eccc1bd60ff97029b57a05c96718b96dad7e9d84894f549",
   };
   flags.insert(flags.end(), chosen.node_flags.begin(), chosen.node_flags.end());
   return flags;
