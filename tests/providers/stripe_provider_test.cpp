@@ -62,6 +62,16 @@ const std::string card_error_402 =
     R"("message":"Your card has insufficient funds.","payment_intent":)" +
     intent_json("requires_payment_method") + "}}";
 
+const std::string empty_refund_list = R"({"object":"list","data":[],"has_more":false,"url":"/v1/refunds"})";
+
+// Answers the refund list with `list_body` (status `list_status`) and the POST with `post_body`.
+test_peer::script refund_script(int list_status, std::string list_body, int post_status, std::string post_body) {
+  return [=](const recorded_request& request) {
+    return request.method == "GET" ? scripted_reply{http_answer(list_status, list_body)}
+                                   : scripted_reply{http_answer(post_status, post_body)};
+  };
+}
+
 }  // namespace
 
 TEST_CASE("Stripe create sends an authenticated, idempotent, form-encoded PaymentIntent with our metadata") {
@@ -231,11 +241,16 @@ TEST_CASE("Stripe cancel and refund use their own idempotency keys and map their
   CHECK(cancel_sent.target == "/v1/payment_intents/pi_3Abc/cancel");
   CHECK(cancel_sent.headers.at("idempotency-key") == "es_co_123_a2_cancel");
 
-  test_peer refund_peer{answering(200, R"({"id":"re_1","object":"refund","status":"succeeded","amount":500})")};
+  test_peer refund_peer{refund_script(200, empty_refund_list, 200, R"({"id":"re_1","object":"refund","status":"succeeded","amount":500})")};
   auto refund = stripe_at(refund_peer.url()).refund({"rf_7", "pi_3Abc", 500, "EUR", "es_refund_rf_7"});
   CHECK(refund.outcome == refund_outcome::succeeded);
   CHECK(refund.reference == "re_1");
-  auto refund_sent = refund_peer.requests().at(0);
+  REQUIRE(refund_peer.requests().size() == 2);
+  auto listed = refund_peer.requests().at(0);
+  CHECK(listed.method == "GET");
+  CHECK(listed.target == "/v1/refunds?payment_intent=pi_3Abc&limit=100");
+  CHECK(listed.headers.count("idempotency-key") == 0);
+  auto refund_sent = refund_peer.requests().at(1);
   CHECK(refund_sent.target == "/v1/refunds");
   CHECK(refund_sent.headers.at("idempotency-key") == "es_refund_rf_7");
   auto fields = test::form_fields_of(refund_sent.body);
@@ -243,12 +258,47 @@ TEST_CASE("Stripe cancel and refund use their own idempotency keys and map their
   CHECK(fields.at("amount") == "500");
   CHECK(fields.at("metadata[refund_id]") == "rf_7");
 
-  test_peer pending_peer{answering(200, R"({"id":"re_2","object":"refund","status":"pending"})")};
+  test_peer pending_peer{refund_script(200, empty_refund_list, 200, R"({"id":"re_2","object":"refund","status":"pending"})")};
   CHECK(stripe_at(pending_peer.url()).refund({"rf_8", "pi_3Abc", 500, "EUR", "k"}).outcome == refund_outcome::pending);
-  test_peer failing_peer{answering(503, R"({"error":{"type":"api_error"}})")};
+  test_peer failing_peer{refund_script(200, empty_refund_list, 503, R"({"error":{"type":"api_error"}})")};
   CHECK(stripe_at(failing_peer.url()).refund({"rf_9", "pi_3Abc", 500, "EUR", "k"}).outcome == refund_outcome::unknown);
-  test_peer refused_peer{answering(400, R"({"error":{"code":"charge_already_refunded","message":"already"}})")};
+  test_peer refused_peer{refund_script(200, empty_refund_list, 400, R"({"error":{"code":"charge_already_refunded","message":"already"}})")};
   CHECK(stripe_at(refused_peer.url()).refund({"rf_9", "pi_3Abc", 500, "EUR", "k"}).outcome == refund_outcome::failed);
+}
+
+
+TEST_CASE("a Stripe refund already in the PaymentIntent's list is answered from it; a list that cannot be read sends nothing") {
+  // Ours on the second page: found by following starting_after, and never POSTed again.
+  test_peer paged{[](const recorded_request& request) {
+    if (request.method != "GET") return scripted_reply{http_answer(200, R"({"id":"re_new","object":"refund","status":"succeeded"})")};
+    if (request.target.find("starting_after=re_other") == std::string::npos)
+      return scripted_reply{http_answer(200, R"({"object":"list","has_more":true,"url":"/v1/refunds","data":[)"
+                                             R"({"id":"re_other","object":"refund","status":"succeeded","amount":100,"metadata":{"refund_id":"rf_6"}}]})")};
+    return scripted_reply{http_answer(200, R"({"object":"list","has_more":false,"url":"/v1/refunds","data":[)"
+                                           R"({"id":"re_ours","object":"refund","status":"succeeded","amount":500,"metadata":{"refund_id":"rf_7"}}]})")};
+  }};
+  auto found = stripe_at(paged.url()).refund({"rf_7", "pi_3Abc", 500, "EUR", "es_refund_rf_7"});
+  CHECK(found.outcome == refund_outcome::succeeded);
+  CHECK(found.reference == "re_ours");
+  REQUIRE(paged.requests().size() == 2);
+  CHECK(paged.requests().at(1).target == "/v1/refunds?payment_intent=pi_3Abc&limit=100&starting_after=re_other");
+
+  // A failed refund of ours stays failed; ours with another amount is left undecided.
+  test_peer failed_one{refund_script(200, R"({"object":"list","has_more":false,"data":[{"id":"re_f","status":"failed","amount":500,"failure_reason":"expired_or_canceled_card","metadata":{"refund_id":"rf_7"}}]})", 500, "{}")};
+  CHECK(stripe_at(failed_one.url()).refund({"rf_7", "pi_3Abc", 500, "EUR", "k"}).outcome == refund_outcome::failed);
+  test_peer other_amount{refund_script(200, R"({"object":"list","has_more":false,"data":[{"id":"re_x","status":"succeeded","amount":400,"metadata":{"refund_id":"rf_7"}}]})", 500, "{}")};
+  CHECK(stripe_at(other_amount.url()).refund({"rf_7", "pi_3Abc", 500, "EUR", "k"}).outcome == refund_outcome::unknown);
+
+  // 5xx, 429, any other 4xx, or an answer that is not a list: unknown, and no POST.
+  for (auto [status, body] : std::vector<std::pair<int, std::string>>{
+           {503, R"({"error":{"type":"api_error"}})"}, {429, R"({"error":{"type":"rate_limit_error"}})"},
+           {401, R"({"error":{"type":"invalid_request_error","message":"Invalid API Key"}})"},
+           {200, R"({"id":"re_1","object":"refund"})"}, {200, R"({"object":"list","has_more":true,"data":[]})"}}) {
+    test_peer peer{refund_script(status, body, 200, R"({"id":"re_1","object":"refund","status":"succeeded"})")};
+    auto result = stripe_at(peer.url()).refund({"rf_7", "pi_3Abc", 500, "EUR", "k"});
+    CHECK(result.outcome == refund_outcome::unknown);
+    CHECK(peer.requests().size() == 1);  // the list only
+  }
 }
 
 TEST_CASE("a pending Stripe refund is read by its id; a read that fails is unknown, never failed") {
