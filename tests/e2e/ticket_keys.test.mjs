@@ -28,6 +28,10 @@ describe('ticket signing keys wrapped at rest', () => {
   async function restartWith(args) {
     await suite.node.stop();
     suite.node = await startNode({ databaseUrl: suite.databaseUrl, args: [...paymentNodeArgs(suite.sandbox, suite.port), ...args] });
+    // The node serves a moment before its regions take entity traffic (503 shard-moving until
+    // then): wait until a stored checkout answers.
+    await waitFor('the regions to serve', async () =>
+      (await call(suite.node, 'GET', `/api/v1/checkouts/${first.held.checkout.id}`)).status === 200);
   }
 
   const storedKey = async (eventId) => {
