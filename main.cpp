@@ -228,6 +228,9 @@ int run(const config::settings& values, const sigset_t& signals) {
   actors::add_pricing_error_categories(actor_config);
   // Declared before the actor system so it outlives any actor (abandoned request actors too).
   cluster::router directory{static_cast<std::uint32_t>(values.shard_count)};
+  // Ready only once every shard's region takes entity traffic (the gateway and the actors that
+  // could call this are gone before `directory` is).
+  status->set_serving_check([&directory] { return directory.all_shards_served(); });
   caf::actor_system system{actor_config};
 
   auto shared = make_services(values, node_id, pool, payments_pool, directory, system, providers);

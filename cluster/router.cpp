@@ -17,6 +17,13 @@ caf::actor router::region_of_shard(std::uint32_t shard) const {
   return shard < regions_.size() ? regions_[shard] : caf::actor{};
 }
 
+bool router::all_shards_served() const {
+  std::shared_lock lock{mutex_};
+  for (const auto& region : regions_)
+    if (!region) return false;
+  return true;
+}
+
 void router::set_region(std::uint32_t shard, caf::actor region) {
   std::unique_lock lock{mutex_};
   regions_.at(shard) = std::move(region);

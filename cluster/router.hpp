@@ -23,6 +23,8 @@ class router final : public actors::entity_directory {
   caf::actor region_of_shard(std::uint32_t shard) const;
   void set_region(std::uint32_t shard, caf::actor region);
   std::uint32_t shard_count() const { return shard_count_; }
+  // True when every shard has a region (none is starting or restarting).
+  bool all_shards_served() const;
 
  private:
   const std::uint32_t shard_count_;

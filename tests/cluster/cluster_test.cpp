@@ -4,6 +4,13 @@
 #include <string>
 #include <vector>
 
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/node_status.hpp"
+#include "cluster/router.hpp"
 #include "cluster/shard.hpp"
 
 using eventstripe::cluster::fnv1a_64;
@@ -24,4 +31,26 @@ TEST_CASE("keys spread over every shard") {
     CHECK(count > 800);   // expected 1000 per shard
     CHECK(count < 1200);
   }
+}
+
+TEST_CASE("a node is ready only while every shard has a region taking entity traffic") {
+  caf::actor_system_config config;
+  caf::actor_system system{config};
+  eventstripe::cluster::router directory{3};
+  eventstripe::actors::node_status status;
+  status.set_database(true, "ready");
+  status.set_serving_check([&directory] { return directory.all_shards_served(); });
+  auto region = system.spawn([](caf::event_based_actor*) -> caf::behavior { return {[](int) {}}; });
+  CHECK_FALSE(status.ready());
+  CHECK(status.reason() == "shards not served yet");
+  directory.set_region(0, region);
+  directory.set_region(1, region);
+  CHECK_FALSE(status.ready());
+  directory.set_region(2, region);
+  CHECK(status.ready());
+  directory.set_region(1, caf::actor{});  // a region restarting
+  CHECK_FALSE(status.ready());
+  status.set_database(false, "database down");
+  CHECK(status.reason() == "database down");
+  caf::anon_send_exit(region, caf::exit_reason::kill);
 }
