@@ -40,7 +40,8 @@ TEST_CASE("a node is ready only while every shard has a region taking entity tra
   eventstripe::actors::node_status status;
   status.set_database(true, "ready");
   status.set_serving_check([&directory] { return directory.all_shards_served(); });
-  auto region = system.spawn([](caf::event_based_actor*) -> caf::behavior { return {[](int) {}}; });
+  // Spawned with an argument: CAF 0.17.6 dereferences a null argument tuple otherwise (UBSan).
+  auto region = system.spawn([](caf::event_based_actor*, int) -> caf::behavior { return {[](int) {}}; }, 0);
   CHECK_FALSE(status.ready());
   CHECK(status.reason() == "shards not served yet");
   directory.set_region(0, region);
