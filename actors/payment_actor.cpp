@@ -41,11 +41,7 @@
 namespace eventstripe::actors {
 namespace {
 
-using payment_calls::backoff;
-using payment_calls::call_provider;
-using payment_calls::done_atom;
-using payment_calls::later;
-using payment_calls::on_done;
+using namespace payment_calls;  // backoff, call_provider, done_atom, later, on_done
 using answer_atom = caf::atom_constant<caf::atom("answer")>;
 
 // Tickets admit from this long before the event starts until this long after it ends.

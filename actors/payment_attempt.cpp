@@ -55,11 +55,7 @@ storage::payment_step status_step(const storage::payment_attempt_row& attempt, c
 
 namespace {
 
-using payment_calls::backoff;
-using payment_calls::call_provider;
-using payment_calls::done_atom;
-using payment_calls::later;
-using payment_calls::on_done;
+using namespace payment_calls;  // backoff, call_provider, done_atom, later, on_done
 
 // What a restart continues from: the attempt as last committed, and how often it was started.
 // Written by the running attempt, read by its supervisor's start function after it stopped.
@@ -168,16 +164,23 @@ void commit_created(attempt_actor* self, const provider_result& result) {
   commit(self, attempt_step(created, payment_id(self)), false, [self] { confirm(self); });
 }
 
+// Makes one call about this attempt to its provider (counted: the retry bounds use the count)
+// and hands the answer to `then`. `call` runs on a provider thread.
+using attempt_call = std::function<provider_result(payment_provider&, const payment_request&)>;
+void ask_provider(attempt_actor* self, attempt_call call, std::function<void(const provider_result&)> then) {
+  auto provider = self->state.job.provider;
+  auto request = request_of(self);
+  ++self->state.calls;
+  call_provider<provider_result>(
+      self, [provider, request, call = std::move(call)] { return call(*provider, request); }, std::move(then));
+}
+
 // A create moves no money (Stripe: an unconfirmed PaymentIntent; Adyen: no call), so it needs no
 // commit before it: a restart uses the same attempt number, hence the same key, and the provider
 // answers with what it made the first time.
 void create(attempt_actor* self) {
-  auto& state = self->state;
-  auto provider = state.job.provider;
-  auto request = request_of(self);
-  ++state.calls;
-  call_provider<provider_result>(
-      self, [provider, request] { return provider->create(request); },
+  ask_provider(
+      self, [](payment_provider& provider, const payment_request& request) { return provider.create(request); },
       [self](const provider_result& result) {
         auto& state = self->state;
         switch (result.outcome) {
@@ -199,12 +202,11 @@ void create(attempt_actor* self) {
 // Runs with the attempt stored as `created`: a failure during the confirm leaves it so, and the
 // restarted attempt asks the provider what became of it.
 void confirm(attempt_actor* self) {
-  auto& state = self->state;
-  auto provider = state.job.provider;
-  auto request = request_of(self);
-  ++state.calls;
-  call_provider<provider_result>(
-      self, [provider, request, reference = state.attempt.reference] { return provider->confirm(request, reference); },
+  ask_provider(
+      self,
+      [reference = self->state.attempt.reference](payment_provider& provider, const payment_request& request) {
+        return provider.confirm(request, reference);
+      },
       [self](const provider_result& result) { act_on(self, result); });
 }
 
@@ -214,14 +216,11 @@ void query(attempt_actor* self, bool verdicts_read) {
   // replays its first answer when asked again.
   if (kind_is(self, "adyen") && !verdicts_read)
     return ask_verdict(self, true, [self] { query(self, true); });
-  auto provider = state.job.provider;
-  auto request = request_of(self);
-  ++state.calls;
   bool never_created = state.attempt.reference.empty() && kind_is(self, "stripe");
-  call_provider<provider_result>(
+  ask_provider(
       self,
-      [provider, request, reference = state.attempt.reference, never_created] {
-        return never_created ? provider->create(request) : provider->retrieve(request, reference);
+      [reference = state.attempt.reference, never_created](payment_provider& provider, const payment_request& request) {
+        return never_created ? provider.create(request) : provider.retrieve(request, reference);
       },
       [self, never_created](const provider_result& result) {
         if (never_created && result.outcome == provider_outcome::created) return commit_created(self, result);
@@ -237,13 +236,13 @@ void query(attempt_actor* self, bool verdicts_read) {
 }
 
 void cancel(attempt_actor* self) {
-  auto& state = self->state;
-  auto provider = state.job.provider;
-  auto request = request_of(self);
-  log::info("cancelling an abandoned payment", {{"checkout.id", request.checkout_id}, {"provider", provider->name()}});
-  ++state.calls;
-  call_provider<provider_result>(
-      self, [provider, request, reference = state.attempt.reference] { return provider->cancel(request, reference); },
+  log::info("cancelling an abandoned payment", {{"checkout.id", self->state.job.request.checkout_id},
+                                                {"provider", self->state.job.provider->name()}});
+  ask_provider(
+      self,
+      [reference = self->state.attempt.reference](payment_provider& provider, const payment_request& request) {
+        return provider.cancel(request, reference);
+      },
       [self](const provider_result& result) { finish(self, result); });
 }
 
